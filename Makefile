@@ -1,0 +1,48 @@
+# Developer entry points. `make` alone lists the targets.
+
+SHELL       := /bin/bash
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv serve test test-sqlite test-postgres lint check
+
+help: ## List the targets
+	@echo "Targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "Pass extra pytest options with PYTEST_ARGS, e.g. make test PYTEST_ARGS='-x -k merge'."
+
+venv: $(STAMP) ## Create .venv and install the project with its dev extras
+
+# Re-install only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+serve: venv ## Run the server with demo data
+	$(BIN)/contacts-server serve --demo
+
+test: venv ## Run the tests on SQLite, then on PostgreSQL; fail if either fails
+	@status=0; \
+	$(BIN)/python -m pytest --db=sqlite $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest --db=postgres $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
+
+test-sqlite: venv ## Run the tests on SQLite only
+	$(BIN)/python -m pytest --db=sqlite $(PYTEST_ARGS)
+
+test-postgres: venv ## Run the tests on PostgreSQL only
+	$(BIN)/python -m pytest --db=postgres $(PYTEST_ARGS)
+
+lint: venv ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: lint test ## lint + test (what CI runs)

@@ -1,0 +1,48 @@
+"""Every error leaves with an `extensions.code`; unexpected ones reveal nothing inside."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from server.errors import DomainError
+
+logger = logging.getLogger("contacts_server.errors")
+
+INTERNAL_MESSAGE = "Something went wrong on our side; nothing of this request was saved."
+
+
+def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code},
+    )
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return _with_code(error, original.message, original.code)
+    if error.extensions and "code" in error.extensions:
+        return error
+    if original is None or isinstance(original, GraphQLError):
+        # Syntax, validation and variable errors: the client's query is at fault.
+        return _with_code(error, error.message, "GRAPHQL_VALIDATION_FAILED")
+    logger.error("unexpected error in %s", error.path, exc_info=original)
+    return _with_code(error, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR")
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [shape_error(error) for error in errors]

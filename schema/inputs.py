@@ -1,0 +1,247 @@
+"""Input types, and their translation into domain values (IDs decoded, limits checked)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import strawberry
+
+from schema.types import (
+    ContactOrderField,
+    ContactSourceKind,
+    ContactStatusEnum,
+    DirectionEnum,
+    InteractionKindEnum,
+    MessageChannelEnum,
+    OrderDirection,
+    StageCategoryEnum,
+)
+from server import ids
+from server.directory import Criteria, Order, OrderField
+from server.errors import BadUserInput
+
+
+@strawberry.input(description="All fields are ANDed; list fields match any of their values.")
+class ContactFilter:
+    status: ContactStatusEnum | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of name, email, phone or company."
+    )
+    stage_ids: list[strawberry.ID] | None = None
+    stage_categories: list[StageCategoryEnum] | None = None
+    no_stage: bool | None = strawberry.field(
+        default=None, description="True: only contacts without a stage."
+    )
+    tag_ids: list[strawberry.ID] | None = None
+    bucket_ids: list[strawberry.ID] | None = None
+    assignee_id: strawberry.ID | None = None
+    unassigned: bool | None = strawberry.field(
+        default=None, description="True: only contacts without an assignee."
+    )
+    archivable: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "True: only active contacts that could be archived now; "
+            "false: only active ones that could not."
+        ),
+    )
+
+
+@strawberry.input
+class ContactOrder:
+    field: ContactOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.input(
+    description=(
+        "Which contacts an action applies to: either the ticked ones (ids), or\n"
+        '"select all" in an audience (audienceId, narrowed by filter, minus exceptIds).\n'
+        "ids together with audienceId or filter is a BAD_USER_INPUT error.\n"
+        "Results come one per distinct contact, in the order of ids (first\n"
+        "occurrence) or of the audience's default order."
+    )
+)
+class ContactSelection:
+    ids: list[strawberry.ID] | None = None
+    audience_id: strawberry.ID | None = None
+    filter: ContactFilter | None = None
+    except_ids: list[strawberry.ID] | None = None
+
+
+@strawberry.input
+class ArchiveContactsInput:
+    selection: ContactSelection
+    dry_run: bool = strawberry.field(
+        default=False,
+        description="Report what would happen and change nothing (the confirmation step).",
+    )
+
+
+@strawberry.input
+class UnarchiveContactsInput:
+    selection: ContactSelection
+    dry_run: bool = False
+
+
+@strawberry.input
+class DeleteContactsInput:
+    selection: ContactSelection
+    dry_run: bool = False
+    prevent_resync: bool = strawberry.field(
+        default=False,
+        description=(
+            "Also keep automatic sources (phone and email sync, logged interactions)\n"
+            "from re-creating these contacts. Only one-way hashes of their emails,\n"
+            "phones and source IDs are kept. Creating a contact by hand, or importing\n"
+            "a CSV file, brings a suppressed contact back and lifts its suppression."
+        ),
+    )
+
+
+@strawberry.input
+class ContactInput:
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    title: str | None = strawberry.UNSET
+    emails: list[str] | None = strawberry.UNSET
+    phones: list[str] | None = strawberry.UNSET
+    stage_id: strawberry.ID | None = strawberry.UNSET
+    assignee_id: strawberry.ID | None = strawberry.UNSET
+    tag_names: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateContactInput:
+    id: strawberry.ID
+    patch: ContactInput = strawberry.field(
+        description="Only the fields given are changed; null clears a field."
+    )
+
+
+@strawberry.input
+class SetStageInput:
+    selection: ContactSelection
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Null removes the stage."
+    )
+
+
+@strawberry.input
+class AssignContactsInput:
+    selection: ContactSelection
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Null removes the assignee."
+    )
+
+
+@strawberry.input
+class TagContactsInput:
+    selection: ContactSelection
+    tag_names: list[str] = strawberry.field(
+        description="Tags that do not exist yet are created."
+    )
+
+
+@strawberry.input
+class BucketContactsInput:
+    selection: ContactSelection
+    bucket_id: strawberry.ID
+
+
+@strawberry.input
+class SendMessageInput:
+    selection: ContactSelection
+    channel: MessageChannelEnum
+    body: str
+    subject: str | None = None
+
+
+@strawberry.input
+class SyncedContactInput:
+    external_id: str = strawberry.field(
+        description="The contact's ID in the source (stable across syncs)."
+    )
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    emails: list[str] | None = None
+    phones: list[str] | None = None
+
+
+@strawberry.input
+class SyncContactsInput:
+    source: ContactSourceKind
+    source_account: str = strawberry.field(
+        description=(
+            "Which phone or mailbox, e.g. the device's name; with source and externalId "
+            "it identifies a contact's origin."
+        )
+    )
+    contacts: list[SyncedContactInput]
+
+
+@strawberry.input
+class LogInteractionInput:
+    kind: InteractionKindEnum
+    direction: DirectionEnum
+    occurred_at: datetime
+    email: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Who the interaction was with; an unknown address creates a contact "
+            "(source EMAIL or PHONE) unless suppressed."
+        ),
+    )
+    phone: str | None = None
+    subject: str | None = None
+
+
+@strawberry.input
+class SaveAudienceInput:
+    name: str
+    filter: ContactFilter
+
+
+# ---------------------------------------------------------------- translation
+
+
+def decode_id(value: str, type_name: str, what: str) -> int:
+    pk = ids.decode(value, type_name)
+    if pk is None:
+        raise BadUserInput(f"'{value}' is not a {what} ID.")
+    return pk
+
+
+def decode_ids(values: Sequence[str] | None, type_name: str, what: str) -> tuple[int, ...] | None:
+    if values is None:
+        return None
+    return tuple(decode_id(value, type_name, what) for value in values)
+
+
+def criteria_from(value: ContactFilter | None) -> Criteria | None:
+    if value is None:
+        return None
+    return Criteria(
+        status=value.status,
+        search=value.search,
+        stage_ids=decode_ids(value.stage_ids, "Stage", "stage"),
+        stage_categories=tuple(value.stage_categories) if value.stage_categories else None,
+        no_stage=value.no_stage,
+        tag_ids=decode_ids(value.tag_ids, "Tag", "tag"),
+        bucket_ids=decode_ids(value.bucket_ids, "Bucket", "bucket"),
+        assignee_id=(
+            decode_id(value.assignee_id, "User", "user") if value.assignee_id is not None else None
+        ),
+        unassigned=value.unassigned,
+        archivable=value.archivable,
+    )
+
+
+def order_from(value: ContactOrder | None) -> Order:
+    if value is None:
+        return Order()
+    return Order(field=OrderField(value.field), descending=value.direction is OrderDirection.DESC)

@@ -1,0 +1,341 @@
+"""The Mutation root: translate input, call a use case, map its outcomes. Decides nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from schema.context import Info
+from schema.inputs import (
+    ArchiveContactsInput,
+    AssignContactsInput,
+    BucketContactsInput,
+    ContactInput,
+    DeleteContactsInput,
+    LogInteractionInput,
+    SaveAudienceInput,
+    SendMessageInput,
+    SetStageInput,
+    SyncContactsInput,
+    TagContactsInput,
+    UnarchiveContactsInput,
+    UpdateContactInput,
+    criteria_from,
+    decode_id,
+)
+from schema.listing import Audience
+from schema.permissions import CanDelete, CanWrite
+from schema.results import (
+    ArchiveContactResult,
+    ArchiveContactsPayload,
+    ContactArchived,
+    ContactCreated,
+    ContactDeleted,
+    ContactUnarchived,
+    ContactUpdated,
+    CreateContactResult,
+    DeleteContactResult,
+    DeleteContactsPayload,
+    EditContactResult,
+    ImportReport,
+    InvalidContactInput,
+    InvalidField,
+    LogInteractionResult,
+    MessageQueued,
+    SendMessagePayload,
+    SendMessageResult,
+    UnarchiveContactResult,
+    UnarchiveContactsPayload,
+    UpdateContactResult,
+    UpdateContactsPayload,
+    violation_result,
+)
+from schema.selection import resolve_selection
+from schema.types import Bucket, Contact, Interaction
+from server import editing, lifecycle
+from server.directory import Criteria, Target, distinct_targets
+from server.editing import InvalidInput
+from server.errors import BadUserInput
+from server.lifecycle import BulkOutcome, Outcome
+from server.models import SavedAudience
+from server.policy import Action, MessageChannel
+
+WRITE = [CanWrite]
+
+
+def _contact(outcome: Outcome) -> Contact | None:
+    return Contact.from_model(outcome.contact) if outcome.contact is not None else None
+
+
+def _refusal(outcome: Outcome, action: Action) -> Any:
+    assert outcome.violation is not None
+    return violation_result(outcome.contact_id, outcome.violation, action, _contact(outcome))
+
+
+def _edit_results(result: BulkOutcome) -> UpdateContactsPayload:
+    results: list[UpdateContactResult] = []
+    for outcome in result.outcomes:
+        contact = _contact(outcome)
+        if outcome.violation is None and contact is not None:
+            results.append(ContactUpdated(contact=contact))
+        else:
+            results.append(_refusal(outcome, Action.EDIT))
+    return UpdateContactsPayload(
+        results=results, succeeded=result.succeeded, failed=result.failed
+    )
+
+
+def _invalid(error: InvalidInput) -> InvalidContactInput:
+    return InvalidContactInput(
+        errors=[InvalidField(field=e.field, message=e.message) for e in error.errors]
+    )
+
+
+def _given(patch: ContactInput) -> dict[str, Any]:
+    """The fields the client sent (null included, to clear), with IDs decoded."""
+    given = {
+        name: value
+        for name, value in vars(patch).items()
+        if value is not strawberry.UNSET
+    }
+    if given.get("stage_id") is not None:
+        given["stage_id"] = decode_id(given["stage_id"], "Stage", "stage")
+    if given.get("assignee_id") is not None:
+        given["assignee_id"] = decode_id(given["assignee_id"], "User", "user")
+    return given
+
+
+def _one_target(raw_id: str) -> Sequence[Target]:
+    from server import ids
+
+    return distinct_targets([raw_id], [ids.decode(raw_id, "Contact")])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Archive contacts. Only active contacts with no stage or a PAST/LOST stage, "
+            "and no assignee, can be archived."
+        ),
+    )
+    async def archive_contacts(
+        self, info: Info, input: ArchiveContactsInput
+    ) -> ArchiveContactsPayload:
+        targets = await resolve_selection(info, input.selection)
+        result = await lifecycle.change_status(
+            info.context.viewer.workspace_id, Action.ARCHIVE, targets, dry_run=input.dry_run
+        )
+        results: list[ArchiveContactResult] = []
+        for outcome in result.outcomes:
+            contact = _contact(outcome)
+            if outcome.violation is None and contact is not None:
+                results.append(ContactArchived(contact=contact))
+            else:
+                results.append(_refusal(outcome, Action.ARCHIVE))
+        return ArchiveContactsPayload(
+            results=results, succeeded=result.succeeded, failed=result.failed,
+            dry_run=result.dry_run,
+        )
+
+    @strawberry.mutation(permission_classes=WRITE, description="Restore archived contacts to active.")
+    async def unarchive_contacts(
+        self, info: Info, input: UnarchiveContactsInput
+    ) -> UnarchiveContactsPayload:
+        targets = await resolve_selection(info, input.selection)
+        result = await lifecycle.change_status(
+            info.context.viewer.workspace_id, Action.UNARCHIVE, targets, dry_run=input.dry_run
+        )
+        results: list[UnarchiveContactResult] = []
+        for outcome in result.outcomes:
+            contact = _contact(outcome)
+            if outcome.violation is None and contact is not None:
+                results.append(ContactUnarchived(contact=contact))
+            else:
+                results.append(_refusal(outcome, Action.UNARCHIVE))
+        return UnarchiveContactsPayload(
+            results=results, succeeded=result.succeeded, failed=result.failed,
+            dry_run=result.dry_run,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanDelete],
+        description="Permanently delete archived contacts and their history. ADMIN only.",
+    )
+    async def delete_contacts(self, info: Info, input: DeleteContactsInput) -> DeleteContactsPayload:
+        targets = await resolve_selection(info, input.selection)
+        result = await lifecycle.delete(
+            info.context.viewer.workspace_id,
+            targets,
+            dry_run=input.dry_run,
+            prevent_resync=input.prevent_resync,
+        )
+        results: list[DeleteContactResult] = []
+        for outcome in result.outcomes:
+            if outcome.violation is None and outcome.contact is not None:
+                results.append(
+                    ContactDeleted(
+                        contact_id=strawberry.ID(outcome.contact_id),
+                        display_name=lifecycle.deleted_display_name(outcome.contact),
+                    )
+                )
+            else:
+                results.append(_refusal(outcome, Action.DELETE))
+        return DeleteContactsPayload(
+            results=results, succeeded=result.succeeded, failed=result.failed,
+            dry_run=result.dry_run,
+        )
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def create_contact(self, info: Info, input: ContactInput) -> CreateContactResult:
+        try:
+            row = await editing.create_contact(info.context.viewer.workspace_id, _given(input))
+        except InvalidInput as error:
+            return _invalid(error)
+        return ContactCreated(contact=Contact.from_model(row))
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def update_contact(self, info: Info, input: UpdateContactInput) -> EditContactResult:
+        try:
+            outcome = await editing.update_contact(
+                info.context.viewer.workspace_id, _one_target(input.id)[0], _given(input.patch)
+            )
+        except InvalidInput as error:
+            return _invalid(error)
+        contact = _contact(outcome)
+        if outcome.violation is None and contact is not None:
+            return ContactUpdated(contact=contact)
+        return _refusal(outcome, Action.EDIT)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def set_contact_stage(self, info: Info, input: SetStageInput) -> UpdateContactsPayload:
+        stage_id = decode_id(input.stage_id, "Stage", "stage") if input.stage_id else None
+        targets = await resolve_selection(info, input.selection)
+        return _edit_results(
+            await editing.set_stage(info.context.viewer.workspace_id, targets, stage_id)
+        )
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def assign_contacts(self, info: Info, input: AssignContactsInput) -> UpdateContactsPayload:
+        user_id = decode_id(input.assignee_id, "User", "user") if input.assignee_id else None
+        targets = await resolve_selection(info, input.selection)
+        return _edit_results(
+            await editing.assign(info.context.viewer.workspace_id, targets, user_id)
+        )
+
+    @strawberry.mutation(permission_classes=WRITE, description="Only active contacts can be tagged.")
+    async def tag_contacts(self, info: Info, input: TagContactsInput) -> UpdateContactsPayload:
+        targets = await resolve_selection(info, input.selection)
+        return _edit_results(
+            await editing.tag(info.context.viewer.workspace_id, targets, input.tag_names)
+        )
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def untag_contacts(self, info: Info, input: TagContactsInput) -> UpdateContactsPayload:
+        targets = await resolve_selection(info, input.selection)
+        return _edit_results(
+            await editing.untag(info.context.viewer.workspace_id, targets, input.tag_names)
+        )
+
+    @strawberry.mutation(
+        permission_classes=WRITE, description="Only active contacts can be placed in a bucket."
+    )
+    async def add_contacts_to_bucket(
+        self, info: Info, input: BucketContactsInput
+    ) -> UpdateContactsPayload:
+        bucket_id = decode_id(input.bucket_id, "Bucket", "bucket")
+        targets = await resolve_selection(info, input.selection)
+        return _edit_results(
+            await editing.add_to_bucket(info.context.viewer.workspace_id, targets, bucket_id)
+        )
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def remove_contacts_from_bucket(
+        self, info: Info, input: BucketContactsInput
+    ) -> UpdateContactsPayload:
+        bucket_id = decode_id(input.bucket_id, "Bucket", "bucket")
+        targets = await resolve_selection(info, input.selection)
+        return _edit_results(
+            await editing.remove_from_bucket(info.context.viewer.workspace_id, targets, bucket_id)
+        )
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def create_bucket(self, info: Info, name: str) -> Bucket:
+        return Bucket.from_model(
+            await editing.create_bucket(info.context.viewer.workspace_id, name)
+        )
+
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Only active contacts can be messaged. "
+            "The message is queued as an outbound interaction."
+        ),
+    )
+    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+        targets = await resolve_selection(info, input.selection)
+        channel = MessageChannel(input.channel)
+        sent = await editing.send_message(
+            info.context.viewer.workspace_id, targets, channel, input.subject, input.body
+        )
+        results: list[SendMessageResult] = []
+        for item in sent:
+            contact = _contact(item.outcome)
+            if item.interaction is not None and contact is not None:
+                results.append(
+                    MessageQueued(
+                        contact=contact, interaction=Interaction.from_model(item.interaction)
+                    )
+                )
+            else:
+                results.append(_refusal(item.outcome, Action.MESSAGE_EMAIL
+                                        if channel is MessageChannel.EMAIL
+                                        else Action.MESSAGE_SMS))
+        succeeded = sum(1 for item in sent if item.interaction is not None)
+        return SendMessagePayload(
+            results=results, succeeded=succeeded, failed=len(sent) - succeeded
+        )
+
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Phone and email sync. Archived contacts stay archived; "
+            "deleted ones come back unless suppressed."
+        ),
+    )
+    async def sync_contacts(self, info: Info, input: SyncContactsInput) -> ImportReport:
+        raise BadUserInput("Sync is not available on this server yet.")
+
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Upload a CSV file (GraphQL multipart request). "
+            "Brings back deleted contacts and lifts their suppression."
+        ),
+    )
+    async def import_contacts_csv(self, info: Info, file: Upload) -> ImportReport:
+        raise BadUserInput("CSV import is not available on this server yet.")
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def log_interaction(self, info: Info, input: LogInteractionInput) -> LogInteractionResult:
+        raise BadUserInput("Logging interactions is not available on this server yet.")
+
+    @strawberry.mutation(permission_classes=WRITE)
+    async def save_audience(self, info: Info, input: SaveAudienceInput) -> Audience:
+        from server.directory import saved_audience
+
+        name = " ".join(input.name.split())
+        if not name or len(name) > 200:
+            raise BadUserInput("An audience name has 1 to 200 characters.")
+        criteria = criteria_from(input.filter) or Criteria()
+        row = await SavedAudience.create(
+            workspace_id=info.context.viewer.workspace_id,
+            owner_id=info.context.viewer.user_id,
+            name=name,
+            criteria=criteria.to_json(),
+        )
+        return Audience.from_value(saved_audience(row))

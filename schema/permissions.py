@@ -1,0 +1,28 @@
+"""Who may run what, declared on each field rather than checked inside resolvers."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from strawberry.permission import BasePermission
+
+from schema.context import Info
+from server.policy import Permission
+
+
+class _Requires(BasePermission):
+    permission: ClassVar[Permission]
+    error_extensions: ClassVar[dict[str, object]] = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.viewer.may(self.permission)
+
+
+class CanWrite(_Requires):
+    permission = Permission.WRITE
+    message = "Your role may only read: ask an admin or a member to make this change."
+
+
+class CanDelete(_Requires):
+    permission = Permission.DELETE
+    message = "Only admins may delete contacts permanently."

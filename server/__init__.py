@@ -1,0 +1,1 @@
+"""contacts-server: a GraphQL API for a CRM's address book."""

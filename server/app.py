@@ -1,0 +1,146 @@
+"""create_app(): the Starlette application (/graphql, /healthz, /readyz)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from server import db
+from server.auth import Viewer, authenticate
+from server.settings import Settings, get_settings
+
+
+def _unauthenticated(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="contacts-server"'},
+    )
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class GraphQLApp(GraphQL[Any, None]):
+    """Strawberry's ASGI app, with the viewer and a fresh set of loaders in the context."""
+
+    def __init__(self, settings: Settings) -> None:
+        from schema import schema
+
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.playground_enabled else None,
+            allow_queries_via_get=True,
+            multipart_uploads_enabled=True,
+        )
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> Any:
+        from schema.context import Context
+        from schema.loaders import Loaders
+
+        viewer: Viewer = request.state.viewer
+        return Context(
+            request=request,
+            response=response,
+            viewer=viewer,
+            settings=self.settings,
+            loaders=Loaders(viewer.workspace_id),
+        )
+
+
+class AuthenticatedGraphQL:
+    """Resolves the bearer token before GraphQL runs; the IDE page itself needs none."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.graphql = GraphQLApp(settings)
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if self._is_ide_page(request):
+            await self.graphql(scope, receive, send)
+            return
+        token = _bearer_token(request)
+        viewer = await authenticate(token) if token else None
+        if viewer is None:
+            message = (
+                "Send an API token as 'Authorization: Bearer <token>'."
+                if token is None
+                else "The API token is unknown or revoked."
+            )
+            await _unauthenticated(message)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["viewer"] = viewer
+        await self.graphql(scope, receive, send)
+
+    def _is_ide_page(self, request: Request) -> bool:
+        return (
+            self.settings.playground_enabled
+            and request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    if await db.ping():
+        return PlainTextResponse("ready")
+    return PlainTextResponse("database unavailable", status_code=503)
+
+
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
+    """The application; `manage_database=False` when the caller has connected already."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_database:
+            yield
+            return
+        await db.connect(settings.database_url)
+        try:
+            yield
+        finally:
+            await db.disconnect()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    graphql = AuthenticatedGraphQL(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )

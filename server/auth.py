@@ -1,0 +1,100 @@
+"""API tokens, users and the viewer a request acts for."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from server.errors import BadUserInput
+from server.models import ApiToken, Stage, User, Workspace
+from server.policy import DEFAULT_STAGES, Permission, Role, may
+
+TOKEN_PREFIX = "cs_"
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    user_id: int
+    workspace_id: int
+    role: Role
+    token_id: int
+
+    def may(self, permission: Permission) -> bool:
+        return may(self.role, permission)
+
+
+def new_token() -> str:
+    """A random token of 256 bits; only its hash is ever stored."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def authenticate(token: str) -> Viewer | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    # The lookup is by hash: a timing difference reveals nothing about a valid token.
+    row = (
+        await ApiToken.filter(token_hash=hash_token(token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if row is None:
+        return None
+    now = datetime.now(UTC)
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        await ApiToken.filter(id=row.id).update(last_used_at=now)
+    user = row.user
+    return Viewer(
+        user_id=user.id, workspace_id=user.workspace_id, role=Role(user.role), token_id=row.id
+    )
+
+
+async def ensure_workspace(name: str) -> Workspace:
+    """The workspace called `name`, created with the five default stages if it is new."""
+    name = name.strip()
+    if not name:
+        raise BadUserInput("A workspace needs a name.")
+    async with in_transaction():
+        workspace = await Workspace.get_or_none(name=name)
+        if workspace is None:
+            workspace = await Workspace.create(name=name, secret=secrets.token_hex(32))
+            await Stage.bulk_create(
+                [
+                    Stage(workspace=workspace, name=label, category=category, position=index)
+                    for index, (label, category) in enumerate(DEFAULT_STAGES)
+                ]
+            )
+    return workspace
+
+
+async def create_user(
+    workspace_name: str, email: str, name: str, role: Role
+) -> tuple[User, str]:
+    """Create a user (and its workspace if new) with an API token; returns the token."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise BadUserInput(f"'{email}' is not an email address.")
+    if not name.strip():
+        raise BadUserInput("A user needs a name.")
+    async with in_transaction():
+        workspace = await ensure_workspace(workspace_name)
+        if await User.exists(workspace=workspace, email=email):
+            raise BadUserInput(f"A user with the email {email} exists in this workspace already.")
+        user = await User.create(workspace=workspace, email=email, name=name.strip(), role=role)
+        token = await issue_token(user)
+    return user, token
+
+
+async def issue_token(user: User, name: str = "api") -> str:
+    token = new_token()
+    await ApiToken.create(user=user, token_hash=hash_token(token), name=name)
+    return token

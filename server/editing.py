@@ -1,0 +1,457 @@
+"""Creating and editing contacts: validation, single edits and bulk edits, and messages.
+
+Bulk edits follow the lifecycle's shape: lock, ask the policy (only active contacts change),
+write the allowed ones in sets, one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from server.contact_text import display_name, search_text, sort_name
+from server.directory import Target, requirement_q
+from server.errors import BadUserInput
+from server.lifecycle import BulkOutcome, Outcome, allowed_pks, chunks, judge
+from server.models import (
+    Bucket,
+    Contact,
+    ContactBucket,
+    ContactTag,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Stage,
+    Suppression,
+    Tag,
+    User,
+    Workspace,
+)
+from server.normalize import InvalidValue, normalize_email, normalize_phone
+from server.policy import (
+    REQUIREMENTS,
+    Action,
+    MessageChannel,
+    check,
+    message_action,
+)
+from server.suppression import contact_digests
+
+TEXT_FIELDS = {"first_name": "firstName", "last_name": "lastName", "company": "company",
+               "title": "title"}
+MAX_TEXT = 200
+MAX_VALUES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidInput(Exception):
+    """The input was rejected field by field; nothing was written."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _clean_text(value: str | None, field: str, errors: list[FieldError]) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if len(value) > MAX_TEXT:
+        errors.append(FieldError(field, f"At most {MAX_TEXT} characters."))
+    return value or None
+
+
+def _clean_list(
+    values: Sequence[str] | None,
+    field: str,
+    normalize: Callable[[str], str],
+    errors: list[FieldError],
+) -> list[str]:
+    if values is None:
+        return []
+    if len(values) > MAX_VALUES:
+        errors.append(FieldError(field, f"At most {MAX_VALUES} values."))
+        return []
+    cleaned: list[str] = []
+    for index, raw in enumerate(values):
+        try:
+            value = normalize(raw)
+        except InvalidValue as error:
+            errors.append(FieldError(f"{field}[{index}]", str(error)))
+            continue
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def clean_tag_names(names: Sequence[str], field: str = "tagNames") -> list[str]:
+    errors: list[FieldError] = []
+    cleaned: dict[str, str] = {}
+    for index, raw in enumerate(names):
+        name = " ".join(raw.split())
+        if not name:
+            errors.append(FieldError(f"{field}[{index}]", "A tag name cannot be empty."))
+        elif len(name) > 100:
+            errors.append(FieldError(f"{field}[{index}]", "At most 100 characters."))
+        else:
+            cleaned.setdefault(name.casefold(), name)
+    if errors:
+        raise InvalidInput(errors)
+    return list(cleaned.values())
+
+
+async def _check_stage(workspace_id: int, stage_id: int | None) -> None:
+    if stage_id is not None and not await Stage.exists(id=stage_id, workspace_id=workspace_id):
+        raise BadUserInput("No stage with this ID in your workspace.")
+
+
+async def _check_assignee(workspace_id: int, user_id: int | None) -> None:
+    if user_id is not None and not await User.exists(id=user_id, workspace_id=workspace_id):
+        raise BadUserInput("No user with this ID in your workspace.")
+
+
+async def validated_fields(
+    workspace: Workspace, given: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str] | None]:
+    """Column values for the given fields, and the tag names if given; InvalidInput if bad.
+
+    `given` holds only the fields the client sent (None clears a field).
+    """
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {}
+    for column, field in TEXT_FIELDS.items():
+        if column in given:
+            values[column] = _clean_text(given[column], field, errors)
+    if "emails" in given:
+        values["emails"] = _clean_list(given["emails"], "emails", normalize_email, errors)
+    if "phones" in given:
+        region = workspace.phone_region
+        values["phones"] = _clean_list(
+            given["phones"], "phones", lambda raw: normalize_phone(raw, region), errors
+        )
+    tag_names = None
+    if given.get("tag_names") is not None:
+        try:
+            tag_names = clean_tag_names(given["tag_names"])
+        except InvalidInput as invalid:
+            errors.extend(invalid.errors)
+    elif "tag_names" in given:
+        tag_names = []
+    if errors:
+        raise InvalidInput(errors)
+    if "stage_id" in given:
+        await _check_stage(workspace.id, given["stage_id"])
+        values["stage_id"] = given["stage_id"]
+    if "assignee_id" in given:
+        await _check_assignee(workspace.id, given["assignee_id"])
+        values["assignee_id"] = given["assignee_id"]
+    return values, tag_names
+
+
+def derived_columns(contact: Contact) -> dict[str, Any]:
+    """The denormalized columns, from the contact's current fields."""
+    name = display_name(contact.first_name, contact.last_name, contact.emails, contact.phones)
+    return {
+        "sort_name": sort_name(name),
+        "search_text": search_text(
+            contact.first_name, contact.last_name, contact.company, contact.emails, contact.phones
+        ),
+    }
+
+
+def _require_identity(contact: Contact) -> None:
+    has_name = bool(contact.first_name or contact.last_name)
+    if not (has_name or contact.emails or contact.phones):
+        raise InvalidInput(
+            [FieldError("firstName", "Give at least a name, an email address or a phone number.")]
+        )
+
+
+# ---------------------------------------------------------------- tags
+
+
+async def ensure_tags(workspace_id: int, names: Sequence[str]) -> list[Tag]:
+    """The tags with these names (case-insensitively), created when missing."""
+    if not names:
+        return []
+    by_key = {name.casefold(): name for name in names}
+    existing = await Tag.filter(workspace_id=workspace_id, name_key__in=list(by_key))
+    found = {tag.name_key for tag in existing}
+    missing = [
+        Tag(workspace_id=workspace_id, name=name, name_key=key)
+        for key, name in by_key.items()
+        if key not in found
+    ]
+    if missing:
+        await Tag.bulk_create(missing, ignore_conflicts=True)
+        existing = await Tag.filter(workspace_id=workspace_id, name_key__in=list(by_key))
+    return existing
+
+
+async def _link_tags(contact_ids: Sequence[int], tags: Sequence[Tag]) -> None:
+    if not tags or not contact_ids:
+        return
+    for chunk in chunks(list(contact_ids), 500):
+        present = set(
+            await ContactTag.filter(
+                contact_id__in=chunk, tag_id__in=[t.id for t in tags]
+            ).values_list("contact_id", "tag_id")
+        )
+        await ContactTag.bulk_create(
+            [
+                ContactTag(contact_id=c, tag_id=t.id)
+                for c in chunk
+                for t in tags
+                if (c, t.id) not in present
+            ],
+            batch_size=1000,
+        )
+
+
+# ---------------------------------------------------------------- create and update
+
+
+async def lift_suppression(workspace: Workspace, contact: Contact) -> None:
+    """A person's explicit act brings a contact back: forget its suppression digests."""
+    origin = None
+    if contact.source and contact.source_account and contact.external_id:
+        origin = (contact.source, contact.source_account, contact.external_id)
+    digests = [d for _, d in contact_digests(workspace.secret, contact.emails, contact.phones,
+                                             origin)]
+    if digests:
+        await Suppression.filter(workspace_id=workspace.id, digest__in=digests).delete()
+
+
+async def create_contact(workspace_id: int, given: Mapping[str, Any]) -> Contact:
+    workspace = await Workspace.get(id=workspace_id)
+    values, tag_names = await validated_fields(workspace, given)
+    now = datetime.now(UTC)
+    contact = Contact(
+        workspace_id=workspace_id,
+        emails=[],
+        phones=[],
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    _require_identity(contact)
+    for column, value in derived_columns(contact).items():
+        setattr(contact, column, value)
+    async with in_transaction():
+        await contact.save()
+        await _link_tags([contact.id], await ensure_tags(workspace_id, tag_names or []))
+        await lift_suppression(workspace, contact)
+    return contact
+
+
+async def update_contact(
+    workspace_id: int, target: Target, given: Mapping[str, Any]
+) -> Outcome:
+    """Patch one contact; only an active one changes (else the outcome carries why)."""
+    workspace = await Workspace.get(id=workspace_id)
+    values, tag_names = await validated_fields(workspace, given)
+    async with in_transaction():
+        outcomes, contacts = await judge(workspace_id, Action.EDIT, [target])
+        outcome = outcomes[0]
+        if outcome.violation is not None or outcome.contact is None:
+            return outcome
+        contact = outcome.contact
+        for column, value in values.items():
+            setattr(contact, column, value)
+        _require_identity(contact)
+        for column, value in derived_columns(contact).items():
+            setattr(contact, column, value)
+        contact.updated_at = datetime.now(UTC)
+        await contact.save()
+        if tag_names is not None:
+            tags = await ensure_tags(workspace_id, tag_names)
+            await ContactTag.filter(contact_id=contact.id).exclude(
+                tag_id__in=[t.id for t in tags]
+            ).delete()
+            await _link_tags([contact.id], tags)
+    return outcome
+
+
+# ---------------------------------------------------------------- bulk edits
+
+
+async def _bulk_edit(
+    workspace_id: int,
+    targets: Sequence[Target],
+    columns: Mapping[str, Any],
+    also: Callable[[list[int]], Awaitable[None]] | None = None,
+) -> BulkOutcome:
+    async with in_transaction():
+        outcomes, _ = await judge(workspace_id, Action.EDIT, targets)
+        allowed = allowed_pks(outcomes)
+        now = datetime.now(UTC)
+        if allowed:
+            guard = requirement_q(workspace_id, REQUIREMENTS[Action.EDIT])
+            for chunk in chunks(allowed):
+                changed = await Contact.filter(
+                    guard, workspace_id=workspace_id, id__in=chunk
+                ).update(updated_at=now, **columns)
+                if changed != len(chunk):
+                    raise RuntimeError("a selected contact changed while it was locked")
+            if also is not None:
+                await also(allowed)
+    for outcome in outcomes:
+        if outcome.violation is None and outcome.contact is not None:
+            for column, value in {**columns, "updated_at": now}.items():
+                setattr(outcome.contact, column, value)
+    return BulkOutcome(outcomes, dry_run=False)
+
+
+async def set_stage(workspace_id: int, targets: Sequence[Target], stage_id: int | None) -> BulkOutcome:
+    await _check_stage(workspace_id, stage_id)
+    return await _bulk_edit(workspace_id, targets, {"stage_id": stage_id})
+
+
+async def assign(workspace_id: int, targets: Sequence[Target], user_id: int | None) -> BulkOutcome:
+    await _check_assignee(workspace_id, user_id)
+    return await _bulk_edit(workspace_id, targets, {"assignee_id": user_id})
+
+
+async def tag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]) -> BulkOutcome:
+    cleaned = clean_tag_names(names)
+
+    async def link(pks: list[int]) -> None:
+        await _link_tags(pks, await ensure_tags(workspace_id, cleaned))
+
+    return await _bulk_edit(workspace_id, targets, {}, link)
+
+
+async def untag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]) -> BulkOutcome:
+    keys = [name.casefold() for name in clean_tag_names(names)]
+
+    async def unlink(pks: list[int]) -> None:
+        tag_ids = await Tag.filter(workspace_id=workspace_id, name_key__in=keys).values_list(
+            "id", flat=True
+        )
+        for chunk in chunks(pks):
+            await ContactTag.filter(contact_id__in=chunk, tag_id__in=list(tag_ids)).delete()
+
+    return await _bulk_edit(workspace_id, targets, {}, unlink)
+
+
+async def _bucket(workspace_id: int, bucket_id: int) -> Bucket:
+    bucket = await Bucket.get_or_none(id=bucket_id, workspace_id=workspace_id)
+    if bucket is None:
+        raise BadUserInput("No bucket with this ID in your workspace.")
+    return bucket
+
+
+async def add_to_bucket(
+    workspace_id: int, targets: Sequence[Target], bucket_id: int
+) -> BulkOutcome:
+    bucket = await _bucket(workspace_id, bucket_id)
+
+    async def link(pks: list[int]) -> None:
+        for chunk in chunks(pks, 500):
+            present = set(
+                await ContactBucket.filter(contact_id__in=chunk, bucket_id=bucket.id).values_list(
+                    "contact_id", flat=True
+                )
+            )
+            await ContactBucket.bulk_create(
+                [ContactBucket(contact_id=c, bucket_id=bucket.id) for c in chunk
+                 if c not in present],
+                batch_size=1000,
+            )
+
+    return await _bulk_edit(workspace_id, targets, {}, link)
+
+
+async def remove_from_bucket(
+    workspace_id: int, targets: Sequence[Target], bucket_id: int
+) -> BulkOutcome:
+    bucket = await _bucket(workspace_id, bucket_id)
+
+    async def unlink(pks: list[int]) -> None:
+        for chunk in chunks(pks):
+            await ContactBucket.filter(contact_id__in=chunk, bucket_id=bucket.id).delete()
+
+    return await _bulk_edit(workspace_id, targets, {}, unlink)
+
+
+async def create_bucket(workspace_id: int, name: str) -> Bucket:
+    name = " ".join(name.split())
+    if not name or len(name) > 100:
+        raise BadUserInput("A bucket name has 1 to 100 characters.")
+    return await Bucket.create(workspace_id=workspace_id, name=name)
+
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    outcome: Outcome
+    interaction: Interaction | None
+
+
+async def send_message(
+    workspace_id: int,
+    targets: Sequence[Target],
+    channel: MessageChannel,
+    subject: str | None,
+    body: str,
+) -> list[MessageOutcome]:
+    """Queue one outbound interaction per reachable active contact; nothing is sent here."""
+    if not body.strip():
+        raise BadUserInput("A message needs a body.")
+    if len(body) > 100_000 or (subject is not None and len(subject) > 500):
+        raise BadUserInput("The message is too long (subject 500, body 100,000 characters).")
+    action = message_action(channel)
+    kind = InteractionKind.EMAIL if channel is MessageChannel.EMAIL else InteractionKind.MESSAGE
+    async with in_transaction():
+        outcomes, contacts = await judge(workspace_id, action, targets)
+        allowed = allowed_pks(outcomes)
+        now = datetime.now(UTC)
+        queued: dict[int, Interaction] = {}
+        if allowed:
+            await Interaction.bulk_create(
+                [
+                    Interaction(
+                        workspace_id=workspace_id,
+                        contact_id=pk,
+                        kind=kind,
+                        direction=Direction.OUTBOUND,
+                        occurred_at=now,
+                        subject=subject,
+                        body=body,
+                        channel=channel.value,
+                        delivery_status="queued",
+                    )
+                    for pk in allowed
+                ],
+                batch_size=1000,
+            )
+            for chunk in chunks(allowed):
+                rows = await Interaction.filter(
+                    workspace_id=workspace_id,
+                    contact_id__in=chunk,
+                    occurred_at=now,
+                    channel=channel.value,
+                    delivery_status="queued",
+                )
+                queued.update((row.contact_id, row) for row in rows)
+    return [
+        MessageOutcome(o, queued.get(o.contact.id) if o.contact and o.violation is None else None)
+        for o in outcomes
+    ]
+
+
+__all__ = ["check"]

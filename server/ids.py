@@ -1,0 +1,36 @@
+"""Opaque global IDs (Relay): base64 of "Type:key"."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def encode(type_name: str, key: int | str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+
+
+def decode_any(global_id: str) -> tuple[str, str] | None:
+    """(type, key) or None when the ID is not one of ours."""
+    if not global_id or len(global_id) > 200:
+        return None
+    padded = global_id + "=" * (-len(global_id) % 4)
+    try:
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, sep, key = text.partition(":")
+    if not sep or not type_name or not key:
+        return None
+    return type_name, key
+
+
+def decode(global_id: str, type_name: str) -> int | None:
+    """The primary key inside an ID of `type_name`, or None when malformed or of another type."""
+    decoded = decode_any(global_id)
+    if decoded is None or decoded[0] != type_name:
+        return None
+    key = decoded[1]
+    if not key.isdigit() or len(key) > 18:
+        return None
+    return int(key)

@@ -1,0 +1,198 @@
+"""Archive, unarchive and delete, on whole selections.
+
+Each call is one transaction: lock the selected rows, ask the policy about each, then one
+conditional statement per chunk that re-checks the policy's requirement, so that nothing a
+concurrent request did in between can slip through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from server.contact_text import display_name
+from server.directory import Target, requirement_q
+from server.models import Contact, Stage, Suppression, Workspace
+from server.policy import (
+    REQUIREMENTS,
+    Action,
+    ContactFacts,
+    ContactStatus,
+    StageCategory,
+    Violation,
+    check,
+)
+from server.suppression import contact_digests
+
+# Statement parameters are bounded on both databases (SQLite: 32,766; asyncpg: 32,767).
+CHUNK = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one selected contact: applied (no violation) or refused, and why."""
+
+    contact_id: str
+    violation: Violation | None
+    contact: Contact | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    outcomes: list[Outcome]
+    dry_run: bool
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for o in self.outcomes if o.violation is None)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.succeeded
+
+
+def chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def facts_of(contact: Contact, categories: dict[int, StageCategory]) -> ContactFacts:
+    return ContactFacts(
+        status=ContactStatus(contact.status),
+        stage_category=categories.get(contact.stage_id) if contact.stage_id else None,
+        stage_id=contact.stage_id,
+        assignee_id=contact.assignee_id,
+        has_email=bool(contact.emails),
+        has_phone=bool(contact.phones),
+    )
+
+
+async def stage_categories(workspace_id: int) -> dict[int, StageCategory]:
+    rows = await Stage.filter(workspace_id=workspace_id).values_list("id", "category")
+    return {int(pk): StageCategory(category) for pk, category in rows}
+
+
+async def lock_contacts(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
+    """Load and lock the selected contacts, in key order so that lockers never deadlock."""
+    found: dict[int, Contact] = {}
+    for chunk in chunks(sorted(set(pks))):
+        rows = (
+            await Contact.filter(workspace_id=workspace_id, id__in=chunk)
+            .order_by("id")
+            .select_for_update()
+        )
+        found.update((row.id, row) for row in rows)
+    return found
+
+
+async def judge(
+    workspace_id: int, action: Action, targets: Sequence[Target]
+) -> tuple[list[Outcome], dict[int, Contact]]:
+    """Lock the targets and ask the policy about each; call inside a transaction."""
+    contacts = await lock_contacts(workspace_id, [t.pk for t in targets if t.pk is not None])
+    categories = await stage_categories(workspace_id)
+    outcomes = []
+    for target in targets:
+        contact = contacts.get(target.pk) if target.pk is not None else None
+        facts = facts_of(contact, categories) if contact is not None else None
+        outcomes.append(Outcome(target.contact_id, check(action, facts), contact))
+    return outcomes, contacts
+
+
+def allowed_pks(outcomes: Sequence[Outcome]) -> list[int]:
+    return [o.contact.id for o in outcomes if o.violation is None and o.contact is not None]
+
+
+async def _set_status(
+    workspace_id: int, action: Action, pks: Sequence[int], status: ContactStatus, now: datetime
+) -> None:
+    archived_at = now if status is ContactStatus.ARCHIVED else None
+    guard = requirement_q(workspace_id, REQUIREMENTS[action])
+    for chunk in chunks(pks):
+        changed = await Contact.filter(guard, workspace_id=workspace_id, id__in=chunk).update(
+            status=status, archived_at=archived_at, updated_at=now
+        )
+        if changed != len(chunk):
+            # The rows are locked, so this cannot happen unless the lock was not honoured.
+            raise RuntimeError("a selected contact changed while it was locked")
+
+
+async def change_status(
+    workspace_id: int, action: Action, targets: Sequence[Target], *, dry_run: bool
+) -> BulkOutcome:
+    """Archive or unarchive the targets that the policy allows."""
+    status = {Action.ARCHIVE: ContactStatus.ARCHIVED, Action.UNARCHIVE: ContactStatus.ACTIVE}[
+        action
+    ]
+    async with in_transaction():
+        outcomes, _ = await judge(workspace_id, action, targets)
+        allowed = allowed_pks(outcomes)
+        if dry_run or not allowed:
+            return BulkOutcome(outcomes, dry_run)
+        now = datetime.now(UTC)
+        await _set_status(workspace_id, action, allowed, status, now)
+    archived_at = now if status is ContactStatus.ARCHIVED else None
+    for outcome in outcomes:
+        if outcome.violation is None and outcome.contact is not None:
+            contact = outcome.contact
+            contact.status = status
+            contact.archived_at = archived_at
+            contact.updated_at = now
+    return BulkOutcome(outcomes, dry_run)
+
+
+async def delete(
+    workspace_id: int, targets: Sequence[Target], *, dry_run: bool, prevent_resync: bool
+) -> BulkOutcome:
+    """Permanently delete the archived targets (their history goes with them)."""
+    async with in_transaction():
+        outcomes, contacts = await judge(workspace_id, Action.DELETE, targets)
+        allowed = allowed_pks(outcomes)
+        if dry_run or not allowed:
+            return BulkOutcome(outcomes, dry_run)
+        if prevent_resync:
+            await _suppress(workspace_id, [contacts[pk] for pk in allowed])
+        guard = requirement_q(workspace_id, REQUIREMENTS[Action.DELETE])
+        for chunk in chunks(allowed):
+            deleted = await Contact.filter(guard, workspace_id=workspace_id, id__in=chunk).delete()
+            if deleted != len(chunk):
+                raise RuntimeError("a selected contact changed while it was locked")
+    return BulkOutcome(outcomes, dry_run)
+
+
+async def _suppress(workspace_id: int, contacts: Sequence[Contact]) -> None:
+    workspace = await Workspace.get(id=workspace_id)
+    digests: dict[str, str] = {}
+    for contact in contacts:
+        origin = (
+            (contact.source, contact.source_account, contact.external_id)
+            if contact.source and contact.source_account and contact.external_id
+            else None
+        )
+        for kind, value in contact_digests(workspace.secret, contact.emails, contact.phones, origin):
+            digests[value] = kind
+    if not digests:
+        return
+    existing: set[str] = set()
+    ordered_digests = list(digests)
+    for start in range(0, len(ordered_digests), CHUNK):
+        existing.update(
+            await Suppression.filter(
+                workspace_id=workspace_id, digest__in=ordered_digests[start : start + CHUNK]
+            ).values_list("digest", flat=True)
+        )
+    await Suppression.bulk_create(
+        [
+            Suppression(workspace_id=workspace_id, digest=value, kind=kind)
+            for value, kind in digests.items()
+            if value not in existing
+        ],
+        batch_size=CHUNK,
+    )
+
+
+def deleted_display_name(contact: Contact) -> str:
+    return display_name(contact.first_name, contact.last_name, contact.emails, contact.phones)

@@ -1,0 +1,74 @@
+"""One frozen Settings object, read from the environment (and a `.env` file)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite://./data/contacts.sqlite3"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", frozen=True, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    environment: Environment = Environment.DEVELOPMENT
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    max_selection: int = Field(default=50_000, ge=1)
+    max_ids: int = Field(default=1_000, ge=1)
+    max_sync_contacts: int = Field(default=5_000, ge=1)
+    max_upload_mb: int = Field(default=50, ge=1)
+    log_level: str = "INFO"
+    playground: bool | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("postgresql://"):
+            value = "postgres://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite://", "postgres://")):
+            raise ValueError("DATABASE_URL must start with sqlite:// or postgres://")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def playground_enabled(self) -> bool:
+        return self.playground if self.playground is not None else not self.is_production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

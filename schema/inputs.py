@@ -7,29 +7,22 @@ from datetime import datetime
 
 import strawberry
 
-from schema.types import (
-    ContactOrderField,
-    ContactSourceKind,
-    ContactStatusEnum,
-    DirectionEnum,
-    InteractionKindEnum,
-    MessageChannelEnum,
-    OrderDirection,
-    StageCategoryEnum,
-)
+from schema.types import OrderDirection
 from server import ids
 from server.directory import Criteria, Order, OrderField
 from server.errors import BadUserInput
+from server.models import Direction, InteractionKind
+from server.policy import ContactStatus, MessageChannel, SourceKind, StageCategory
 
 
 @strawberry.input(description="All fields are ANDed; list fields match any of their values.")
 class ContactFilter:
-    status: ContactStatusEnum | None = None
+    status: ContactStatus | None = None
     search: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of name, email, phone or company."
     )
     stage_ids: list[strawberry.ID] | None = None
-    stage_categories: list[StageCategoryEnum] | None = None
+    stage_categories: list[StageCategory] | None = None
     no_stage: bool | None = strawberry.field(
         default=None, description="True: only contacts without a stage."
     )
@@ -50,7 +43,7 @@ class ContactFilter:
 
 @strawberry.input
 class ContactOrder:
-    field: ContactOrderField
+    field: OrderField
     direction: OrderDirection = OrderDirection.ASC
 
 
@@ -140,9 +133,7 @@ class AssignContactsInput:
 @strawberry.input
 class TagContactsInput:
     selection: ContactSelection
-    tag_names: list[str] = strawberry.field(
-        description="Tags that do not exist yet are created."
-    )
+    tag_names: list[str] = strawberry.field(description="Tags that do not exist yet are created.")
 
 
 @strawberry.input
@@ -154,7 +145,7 @@ class BucketContactsInput:
 @strawberry.input
 class SendMessageInput:
     selection: ContactSelection
-    channel: MessageChannelEnum
+    channel: MessageChannel
     body: str
     subject: str | None = None
 
@@ -174,7 +165,7 @@ class SyncedContactInput:
 
 @strawberry.input
 class SyncContactsInput:
-    source: ContactSourceKind
+    source: SourceKind
     source_account: str = strawberry.field(
         description=(
             "Which phone or mailbox, e.g. the device's name; with source and externalId "
@@ -186,8 +177,8 @@ class SyncContactsInput:
 
 @strawberry.input
 class LogInteractionInput:
-    kind: InteractionKindEnum
-    direction: DirectionEnum
+    kind: InteractionKind
+    direction: Direction
     occurred_at: datetime
     email: str | None = strawberry.field(
         default=None,

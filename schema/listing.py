@@ -7,11 +7,11 @@ from tortoise.queryset import QuerySet
 
 from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder, criteria_from, order_from
-from schema.types import AudienceKindEnum, Contact, ContactEdge, Node, PageInfo
+from schema.types import Contact, ContactEdge, Node, PageInfo
 from server import ids
 from server import models as m
 from server.directory import Audience as AudienceValue
-from server.directory import Criteria, contacts_matching, page
+from server.directory import AudienceKind, Criteria, contacts_matching, page
 
 
 @strawberry.type
@@ -61,7 +61,7 @@ async def contact_connection(
 @strawberry.type
 class Audience(Node):
     name: str
-    kind: AudienceKindEnum
+    kind: AudienceKind
     value: strawberry.Private[AudienceValue]
 
     @strawberry.field

@@ -27,7 +27,7 @@ from schema.inputs import (
     decode_id,
 )
 from schema.listing import Audience
-from schema.permissions import CanDelete, CanWrite
+from schema.permissions import DELETE, WRITE
 from schema.results import (
     ArchiveContactResult,
     ArchiveContactsPayload,
@@ -63,8 +63,6 @@ from server.lifecycle import BulkOutcome, Outcome
 from server.models import SavedAudience
 from server.policy import Action, MessageChannel
 
-WRITE = [CanWrite]
-
 
 def _contact(outcome: Outcome) -> Contact | None:
     return Contact.from_model(outcome.contact) if outcome.contact is not None else None
@@ -83,9 +81,7 @@ def _edit_results(result: BulkOutcome) -> UpdateContactsPayload:
             results.append(ContactUpdated(contact=contact))
         else:
             results.append(_refusal(outcome, Action.EDIT))
-    return UpdateContactsPayload(
-        results=results, succeeded=result.succeeded, failed=result.failed
-    )
+    return UpdateContactsPayload(results=results, succeeded=result.succeeded, failed=result.failed)
 
 
 def _invalid(error: InvalidInput) -> InvalidContactInput:
@@ -96,11 +92,7 @@ def _invalid(error: InvalidInput) -> InvalidContactInput:
 
 def _given(patch: ContactInput) -> dict[str, Any]:
     """The fields the client sent (null included, to clear), with IDs decoded."""
-    given = {
-        name: value
-        for name, value in vars(patch).items()
-        if value is not strawberry.UNSET
-    }
+    given = {name: value for name, value in vars(patch).items() if value is not strawberry.UNSET}
     if given.get("stage_id") is not None:
         given["stage_id"] = decode_id(given["stage_id"], "Stage", "stage")
     if given.get("assignee_id") is not None:
@@ -138,11 +130,15 @@ class Mutation:
             else:
                 results.append(_refusal(outcome, Action.ARCHIVE))
         return ArchiveContactsPayload(
-            results=results, succeeded=result.succeeded, failed=result.failed,
+            results=results,
+            succeeded=result.succeeded,
+            failed=result.failed,
             dry_run=result.dry_run,
         )
 
-    @strawberry.mutation(permission_classes=WRITE, description="Restore archived contacts to active.")
+    @strawberry.mutation(
+        permission_classes=WRITE, description="Restore archived contacts to active."
+    )
     async def unarchive_contacts(
         self, info: Info, input: UnarchiveContactsInput
     ) -> UnarchiveContactsPayload:
@@ -158,15 +154,19 @@ class Mutation:
             else:
                 results.append(_refusal(outcome, Action.UNARCHIVE))
         return UnarchiveContactsPayload(
-            results=results, succeeded=result.succeeded, failed=result.failed,
+            results=results,
+            succeeded=result.succeeded,
+            failed=result.failed,
             dry_run=result.dry_run,
         )
 
     @strawberry.mutation(
-        permission_classes=[CanDelete],
+        permission_classes=DELETE,
         description="Permanently delete archived contacts and their history. ADMIN only.",
     )
-    async def delete_contacts(self, info: Info, input: DeleteContactsInput) -> DeleteContactsPayload:
+    async def delete_contacts(
+        self, info: Info, input: DeleteContactsInput
+    ) -> DeleteContactsPayload:
         targets = await resolve_selection(info, input.selection)
         result = await lifecycle.delete(
             info.context.viewer.workspace_id,
@@ -186,7 +186,9 @@ class Mutation:
             else:
                 results.append(_refusal(outcome, Action.DELETE))
         return DeleteContactsPayload(
-            results=results, succeeded=result.succeeded, failed=result.failed,
+            results=results,
+            succeeded=result.succeeded,
+            failed=result.failed,
             dry_run=result.dry_run,
         )
 
@@ -220,14 +222,18 @@ class Mutation:
         )
 
     @strawberry.mutation(permission_classes=WRITE)
-    async def assign_contacts(self, info: Info, input: AssignContactsInput) -> UpdateContactsPayload:
+    async def assign_contacts(
+        self, info: Info, input: AssignContactsInput
+    ) -> UpdateContactsPayload:
         user_id = decode_id(input.assignee_id, "User", "user") if input.assignee_id else None
         targets = await resolve_selection(info, input.selection)
         return _edit_results(
             await editing.assign(info.context.viewer.workspace_id, targets, user_id)
         )
 
-    @strawberry.mutation(permission_classes=WRITE, description="Only active contacts can be tagged.")
+    @strawberry.mutation(
+        permission_classes=WRITE, description="Only active contacts can be tagged."
+    )
     async def tag_contacts(self, info: Info, input: TagContactsInput) -> UpdateContactsPayload:
         targets = await resolve_selection(info, input.selection)
         return _edit_results(
@@ -292,9 +298,14 @@ class Mutation:
                     )
                 )
             else:
-                results.append(_refusal(item.outcome, Action.MESSAGE_EMAIL
-                                        if channel is MessageChannel.EMAIL
-                                        else Action.MESSAGE_SMS))
+                results.append(
+                    _refusal(
+                        item.outcome,
+                        Action.MESSAGE_EMAIL
+                        if channel is MessageChannel.EMAIL
+                        else Action.MESSAGE_SMS,
+                    )
+                )
         succeeded = sum(1 for item in sent if item.interaction is not None)
         return SendMessagePayload(
             results=results, succeeded=succeeded, failed=len(sent) - succeeded

@@ -12,7 +12,7 @@ from server.policy import Permission
 
 class _Requires(BasePermission):
     permission: ClassVar[Permission]
-    error_extensions: ClassVar[dict[str, object]] = {"code": "FORBIDDEN"}
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads it per class)
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.viewer.may(self.permission)
@@ -26,3 +26,7 @@ class CanWrite(_Requires):
 class CanDelete(_Requires):
     permission = Permission.DELETE
     message = "Only admins may delete contacts permanently."
+
+
+WRITE: list[type[BasePermission]] = [CanWrite]
+DELETE: list[type[BasePermission]] = [CanDelete]

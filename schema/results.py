@@ -10,8 +10,9 @@ from typing import Annotated
 import strawberry
 
 from schema.context import Info
-from schema.types import Contact, Interaction, Stage, User, ViolationCodeEnum
+from schema.types import Contact, Interaction, Stage, User
 from server.policy import Action, Violation, ViolationCode, violation_message
+from server.policy import ViolationCode as ViolationCodeEnum
 
 
 @strawberry.interface(

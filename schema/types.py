@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from schema.context import Info
 from server import ids
 from server import models as m
 from server.contact_text import display_name
@@ -24,21 +25,24 @@ from server.policy import (
     stage_blocks_archive,
 )
 
-from schema.context import Info
-
 if TYPE_CHECKING:
     from schema.results import ArchiveBlocker
 
-RoleEnum = strawberry.enum(Role, name="Role")
-StageCategoryEnum = strawberry.enum(StageCategory, name="StageCategory")
-ContactStatusEnum = strawberry.enum(ContactStatus, name="ContactStatus")
-ViolationCodeEnum = strawberry.enum(ViolationCode, name="ViolationCode")
-AudienceKindEnum = strawberry.enum(AudienceKind, name="AudienceKind")
-ContactOrderField = strawberry.enum(OrderField, name="ContactOrderField")
-InteractionKindEnum = strawberry.enum(m.InteractionKind, name="InteractionKind")
-DirectionEnum = strawberry.enum(m.Direction, name="Direction")
-MessageChannelEnum = strawberry.enum(MessageChannel, name="MessageChannel")
-ContactSourceKind = strawberry.enum(SourceKind, name="ContactSourceKind")
+# The domain's enums, registered as GraphQL enums under the contract's names (in place:
+# the schema uses the very same classes as the domain).
+for _enum, _name in (
+    (Role, "Role"),
+    (StageCategory, "StageCategory"),
+    (ContactStatus, "ContactStatus"),
+    (ViolationCode, "ViolationCode"),
+    (AudienceKind, "AudienceKind"),
+    (OrderField, "ContactOrderField"),
+    (m.InteractionKind, "InteractionKind"),
+    (m.Direction, "Direction"),
+    (MessageChannel, "MessageChannel"),
+    (SourceKind, "ContactSourceKind"),
+):
+    strawberry.enum(_enum, name=_name)
 
 
 @strawberry.enum
@@ -73,7 +77,7 @@ class Workspace(Node):
 class User(Node):
     name: str
     email: str
-    role: RoleEnum
+    role: Role
     workspace_id: strawberry.Private[int]
 
     @strawberry.field
@@ -102,10 +106,12 @@ class User(Node):
 )
 class Stage(Node):
     name: str
-    category: StageCategoryEnum
+    category: StageCategory
 
     @strawberry.field(
-        description="True for LEAD, POTENTIAL and ACTIVE: a contact in this stage cannot be archived."
+        description=(
+            "True for LEAD, POTENTIAL and ACTIVE: a contact in this stage cannot be archived."
+        )
     )
     def blocks_archive(self) -> bool:
         return stage_blocks_archive(self.category)
@@ -144,8 +150,8 @@ class Bucket(Node):
 
 @strawberry.type
 class Interaction(Node):
-    kind: InteractionKindEnum
-    direction: DirectionEnum
+    kind: m.InteractionKind
+    direction: m.Direction
     occurred_at: datetime
     subject: str | None
 
@@ -186,7 +192,7 @@ class Contact(Node):
     phones: list[str] = strawberry.field(
         description="Normalized to E.164 where the number can be parsed."
     )
-    status: ContactStatusEnum
+    status: ContactStatus
     archived_at: datetime | None
     created_at: datetime
     updated_at: datetime

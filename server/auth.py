@@ -13,7 +13,7 @@ from server.errors import BadUserInput
 from server.models import ApiToken, Stage, User, Workspace
 from server.policy import DEFAULT_STAGES, Permission, Role, may
 
-TOKEN_PREFIX = "cs_"
+TOKEN_PREFIX = "cs_"  # noqa: S105 (a marker that makes leaked tokens easy to scan for)
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -76,9 +76,7 @@ async def ensure_workspace(name: str) -> Workspace:
     return workspace
 
 
-async def create_user(
-    workspace_name: str, email: str, name: str, role: Role
-) -> tuple[User, str]:
+async def create_user(workspace_name: str, email: str, name: str, role: Role) -> tuple[User, str]:
     """Create a user (and its workspace if new) with an API token; returns the token."""
     email = email.strip().lower()
     if "@" not in email:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate as run_migrations
+from tortoise.queryset import QuerySet
 
 from server.settings import get_settings
 
@@ -59,7 +60,12 @@ async def disconnect() -> None:
 
 
 def connection() -> BaseDBAsyncClient:
-    return connections.get("default")
+    return cast(BaseDBAsyncClient, connections.get("default"))
+
+
+async def values_of(query: QuerySet[Any], field: str) -> list[Any]:
+    """One column of a query's rows (Tortoise types flat value lists as tuples)."""
+    return cast(list[Any], await query.values_list(field, flat=True))
 
 
 def is_postgres() -> bool:

@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tortoise.expressions import Case, Q, Subquery, When
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
+from server.db import values_of
 from server.errors import BadUserInput
 from server.models import Contact, ContactBucket, ContactTag, SavedAudience, Stage
 from server.policy import (
@@ -236,8 +237,9 @@ _DATETIME_KEYS = frozenset({"created_at", "updated_at", "archived_at"})
 
 def _with_sort_key(query: QuerySet[Contact], order: Order) -> QuerySet[Contact]:
     if order.field is OrderField.ARCHIVED_AT:
+        # Literal SQL: a parameter here would be typed as text by PostgreSQL.
         query = query.annotate(
-            never_archived=Case(When(archived_at__isnull=True, then=1), default=0)
+            never_archived=RawSQL('CASE WHEN "archived_at" IS NULL THEN 1 ELSE 0 END')
         )
     return query
 
@@ -288,16 +290,16 @@ def _decode_cursor(cursor: str, order: Order) -> list[Any]:
 def _beyond(order: Order, values: list[Any], *, forward: bool) -> Q:
     """Rows strictly after (forward) or before the row whose sort key is `values`."""
     keys = _SORT_KEYS[order.field]
-    greater = order.descending != forward  # descending + forward means smaller keys
-    op = "lt" if greater else "gt"
+    # Forward through an ascending order means greater keys; each flip inverts that.
+    op = "gt" if order.descending != forward else "lt"
     alternatives: list[Q] = []
     equal = Q()
     for key, value in zip(keys, values, strict=True):
+        beyond: dict[str, Any] = {f"{key}__{op}": value}
+        same: dict[str, Any] = {key: value} if value is not None else {f"{key}__isnull": True}
         if value is not None:
-            alternatives.append(equal & Q(**{f"{key}__{op}": value}))
-            equal &= Q(**{key: value})
-        else:
-            equal &= Q(**{f"{key}__isnull": True})
+            alternatives.append(equal & Q(**beyond))
+        equal &= Q(**same)
     result = alternatives[0]
     for alternative in alternatives[1:]:
         result |= alternative
@@ -376,7 +378,7 @@ async def select_audience(
     query = contacts_matching(workspace_id, *narrowing)
     if except_pks:
         query = query.exclude(id__in=list(except_pks))
-    pks = await ordered(query, DEFAULT_ORDER).limit(limit + 1).values_list("id", flat=True)
+    pks = await values_of(ordered(query, DEFAULT_ORDER).limit(limit + 1), "id")
     if len(pks) > limit:
         raise BadUserInput(
             f"The selection has more than {limit} contacts; narrow it with a filter "

@@ -14,6 +14,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name, search_text, sort_name
+from server.db import values_of
 from server.directory import Target, requirement_q
 from server.errors import BadUserInput
 from server.lifecycle import BulkOutcome, Outcome, allowed_pks, chunks, judge
@@ -32,17 +33,15 @@ from server.models import (
     Workspace,
 )
 from server.normalize import InvalidValue, normalize_email, normalize_phone
-from server.policy import (
-    REQUIREMENTS,
-    Action,
-    MessageChannel,
-    check,
-    message_action,
-)
+from server.policy import REQUIREMENTS, Action, MessageChannel, message_action
 from server.suppression import contact_digests
 
-TEXT_FIELDS = {"first_name": "firstName", "last_name": "lastName", "company": "company",
-               "title": "title"}
+TEXT_FIELDS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "company": "company",
+    "title": "title",
+}
 MAX_TEXT = 200
 MAX_VALUES = 50
 
@@ -228,8 +227,9 @@ async def lift_suppression(workspace: Workspace, contact: Contact) -> None:
     origin = None
     if contact.source and contact.source_account and contact.external_id:
         origin = (contact.source, contact.source_account, contact.external_id)
-    digests = [d for _, d in contact_digests(workspace.secret, contact.emails, contact.phones,
-                                             origin)]
+    digests = [
+        d for _, d in contact_digests(workspace.secret, contact.emails, contact.phones, origin)
+    ]
     if digests:
         await Suppression.filter(workspace_id=workspace.id, digest__in=digests).delete()
 
@@ -256,14 +256,12 @@ async def create_contact(workspace_id: int, given: Mapping[str, Any]) -> Contact
     return contact
 
 
-async def update_contact(
-    workspace_id: int, target: Target, given: Mapping[str, Any]
-) -> Outcome:
+async def update_contact(workspace_id: int, target: Target, given: Mapping[str, Any]) -> Outcome:
     """Patch one contact; only an active one changes (else the outcome carries why)."""
     workspace = await Workspace.get(id=workspace_id)
     values, tag_names = await validated_fields(workspace, given)
     async with in_transaction():
-        outcomes, contacts = await judge(workspace_id, Action.EDIT, [target])
+        outcomes, _ = await judge(workspace_id, Action.EDIT, [target])
         outcome = outcomes[0]
         if outcome.violation is not None or outcome.contact is None:
             return outcome
@@ -277,9 +275,11 @@ async def update_contact(
         await contact.save()
         if tag_names is not None:
             tags = await ensure_tags(workspace_id, tag_names)
-            await ContactTag.filter(contact_id=contact.id).exclude(
-                tag_id__in=[t.id for t in tags]
-            ).delete()
+            await (
+                ContactTag.filter(contact_id=contact.id)
+                .exclude(tag_id__in=[t.id for t in tags])
+                .delete()
+            )
             await _link_tags([contact.id], tags)
     return outcome
 
@@ -314,7 +314,9 @@ async def _bulk_edit(
     return BulkOutcome(outcomes, dry_run=False)
 
 
-async def set_stage(workspace_id: int, targets: Sequence[Target], stage_id: int | None) -> BulkOutcome:
+async def set_stage(
+    workspace_id: int, targets: Sequence[Target], stage_id: int | None
+) -> BulkOutcome:
     await _check_stage(workspace_id, stage_id)
     return await _bulk_edit(workspace_id, targets, {"stage_id": stage_id})
 
@@ -337,11 +339,9 @@ async def untag(workspace_id: int, targets: Sequence[Target], names: Sequence[st
     keys = [name.casefold() for name in clean_tag_names(names)]
 
     async def unlink(pks: list[int]) -> None:
-        tag_ids = await Tag.filter(workspace_id=workspace_id, name_key__in=keys).values_list(
-            "id", flat=True
-        )
+        tag_ids = await values_of(Tag.filter(workspace_id=workspace_id, name_key__in=keys), "id")
         for chunk in chunks(pks):
-            await ContactTag.filter(contact_id__in=chunk, tag_id__in=list(tag_ids)).delete()
+            await ContactTag.filter(contact_id__in=chunk, tag_id__in=tag_ids).delete()
 
     return await _bulk_edit(workspace_id, targets, {}, unlink)
 
@@ -361,13 +361,16 @@ async def add_to_bucket(
     async def link(pks: list[int]) -> None:
         for chunk in chunks(pks, 500):
             present = set(
-                await ContactBucket.filter(contact_id__in=chunk, bucket_id=bucket.id).values_list(
-                    "contact_id", flat=True
+                await values_of(
+                    ContactBucket.filter(contact_id__in=chunk, bucket_id=bucket.id), "contact_id"
                 )
             )
             await ContactBucket.bulk_create(
-                [ContactBucket(contact_id=c, bucket_id=bucket.id) for c in chunk
-                 if c not in present],
+                [
+                    ContactBucket(contact_id=c, bucket_id=bucket.id)
+                    for c in chunk
+                    if c not in present
+                ],
                 batch_size=1000,
             )
 
@@ -417,7 +420,7 @@ async def send_message(
     action = message_action(channel)
     kind = InteractionKind.EMAIL if channel is MessageChannel.EMAIL else InteractionKind.MESSAGE
     async with in_transaction():
-        outcomes, contacts = await judge(workspace_id, action, targets)
+        outcomes, _ = await judge(workspace_id, action, targets)
         allowed = allowed_pks(outcomes)
         now = datetime.now(UTC)
         queued: dict[int, Interaction] = {}
@@ -452,6 +455,3 @@ async def send_message(
         MessageOutcome(o, queued.get(o.contact.id) if o.contact and o.violation is None else None)
         for o in outcomes
     ]
-
-
-__all__ = ["check"]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
+from server.db import values_of
 from server.directory import Target, requirement_q
 from server.models import Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -172,17 +173,20 @@ async def _suppress(workspace_id: int, contacts: Sequence[Contact]) -> None:
             if contact.source and contact.source_account and contact.external_id
             else None
         )
-        for kind, value in contact_digests(workspace.secret, contact.emails, contact.phones, origin):
+        for kind, value in contact_digests(
+            workspace.secret, contact.emails, contact.phones, origin
+        ):
             digests[value] = kind
     if not digests:
         return
     existing: set[str] = set()
     ordered_digests = list(digests)
     for start in range(0, len(ordered_digests), CHUNK):
+        batch = ordered_digests[start : start + CHUNK]
         existing.update(
-            await Suppression.filter(
-                workspace_id=workspace_id, digest__in=ordered_digests[start : start + CHUNK]
-            ).values_list("digest", flat=True)
+            await values_of(
+                Suppression.filter(workspace_id=workspace_id, digest__in=batch), "digest"
+            )
         )
     await Suppression.bulk_create(
         [

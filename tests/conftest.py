@@ -61,7 +61,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.config.getoption("--db") == "postgres":
         with postgres_database() as url:
             yield url
@@ -85,13 +87,9 @@ async def empty_database(database: str) -> AsyncIterator[None]:
     yield
     connection = db.connection()
     if db.is_postgres():
-        await connection.execute_script(
-            f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;"
-        )
+        await connection.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;")
     else:
-        await connection.execute_script(
-            "".join(f"DELETE FROM {table};" for table in TABLES)
-        )
+        await connection.execute_script("".join(f"DELETE FROM {table};" for table in TABLES))  # noqa: S608
 
 
 @pytest.fixture
@@ -182,8 +180,7 @@ async def make_world(name: str = "Acme") -> World:
         )
         people[role] = Person(user, token)
     stages = {
-        StageCategory(stage.category): stage
-        for stage in await Stage.filter(workspace=workspace)
+        StageCategory(stage.category): stage for stage in await Stage.filter(workspace=workspace)
     }
     return World(workspace, people[Role.ADMIN], people[Role.MEMBER], people[Role.VIEWER], stages)
 

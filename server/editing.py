@@ -13,6 +13,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from server import handles
 from server.contact_text import display_name, search_text, sort_name
 from server.db import values_of
 from server.directory import Target, requirement_q
@@ -251,6 +252,7 @@ async def create_contact(workspace_id: int, given: Mapping[str, Any]) -> Contact
         setattr(contact, column, value)
     async with in_transaction():
         await contact.save()
+        await handles.reindex(workspace_id, [contact], fresh=True)
         await _link_tags([contact.id], await ensure_tags(workspace_id, tag_names or []))
         await lift_suppression(workspace, contact)
     return contact
@@ -273,6 +275,8 @@ async def update_contact(workspace_id: int, target: Target, given: Mapping[str, 
             setattr(contact, column, value)
         contact.updated_at = datetime.now(UTC)
         await contact.save()
+        if "emails" in values or "phones" in values:
+            await handles.reindex(workspace_id, [contact])
         if tag_names is not None:
             tags = await ensure_tags(workspace_id, tag_names)
             await (

@@ -166,6 +166,29 @@ class Contact(Model):
         )
 
 
+class ContactHandle(Model):
+    """One normalized email or phone of a contact, indexed for matching incoming contacts."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="handles", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="handles", on_delete=fields.CASCADE
+    )
+    contact_id: int
+    kind = fields.CharField(max_length=10)
+    value = fields.CharField(max_length=320)
+
+    class Meta:
+        table = "contact_handle"
+        indexes = (
+            Index(fields=("workspace_id", "kind", "value"), name="contact_handle_lookup"),
+            Index(fields=("contact_id",), name="contact_handle_contact"),
+        )
+
+
 class ContactTag(Model):
     id = fields.IntField(primary_key=True)
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(

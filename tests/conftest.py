@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pgcluster import postgres_database
 
-from server import db, ids
+from server import db, handles, ids
 from server.app import create_app
 from server.auth import create_user, ensure_workspace
 from server.contact_text import display_name, search_text, sort_name
@@ -30,6 +30,7 @@ from server.settings import Environment, Settings
 TABLES = (
     "interaction",
     "contact_tag",
+    "contact_handle",
     "contact_bucket",
     "contact",
     "saved_audience",
@@ -163,6 +164,7 @@ class World:
             created_at=now,
             updated_at=now,
         )
+        await handles.reindex(self.workspace.id, [contact], fresh=True)
         for name in tags or []:
             tag, _ = await Tag.get_or_create(
                 workspace=self.workspace, name_key=name.casefold(), defaults={"name": name}

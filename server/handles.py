@@ -1,0 +1,61 @@
+"""The index of contacts' emails and phones, kept in step with the contacts themselves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from server.db import values_of
+from server.models import Contact, ContactHandle
+
+EMAIL = "email"
+PHONE = "phone"
+_BATCH = 2_000
+
+
+def handles_of(contact: Contact) -> list[tuple[str, str]]:
+    return [(EMAIL, e) for e in contact.emails] + [(PHONE, p) for p in contact.phones]
+
+
+async def reindex(workspace_id: int, contacts: Sequence[Contact], *, fresh: bool = False) -> None:
+    """Make the handle index match these contacts (`fresh`: they have no handles yet)."""
+    if not contacts:
+        return
+    if not fresh:
+        ids = [c.id for c in contacts]
+        for start in range(0, len(ids), _BATCH):
+            await ContactHandle.filter(contact_id__in=ids[start : start + _BATCH]).delete()
+    await ContactHandle.bulk_create(
+        [
+            ContactHandle(workspace_id=workspace_id, contact_id=c.id, kind=kind, value=value)
+            for c in contacts
+            for kind, value in handles_of(c)
+        ],
+        batch_size=_BATCH,
+    )
+
+
+async def owners(workspace_id: int, kind: str, values: Iterable[str]) -> dict[str, list[int]]:
+    """For each value, the contacts that have it (oldest first)."""
+    wanted = sorted(set(values))
+    found: dict[str, list[int]] = defaultdict(list)
+    for start in range(0, len(wanted), _BATCH):
+        rows = (
+            await ContactHandle.filter(
+                workspace_id=workspace_id, kind=kind, value__in=wanted[start : start + _BATCH]
+            )
+            .order_by("contact_id")
+            .values_list("value", "contact_id")
+        )
+        for value, contact_id in rows:
+            found[str(value)].append(int(contact_id))
+    return found
+
+
+async def contact_ids_with(workspace_id: int, kind: str, value: str) -> list[int]:
+    return [
+        int(pk)
+        for pk in await values_of(
+            ContactHandle.filter(workspace_id=workspace_id, kind=kind, value=value), "contact_id"
+        )
+    ]

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorCodes
@@ -18,9 +27,21 @@ from schema.results import (
     ContactUnreachable,
 )
 from schema.types import Bucket, Contact, Interaction, Stage, Tag, User, Workspace
+from server.settings import Settings
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema; `settings` bring the query limits and what production turns off."""
+    settings = settings or Settings()
+    # Factories, so that every request gets fresh extension instances.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -40,8 +61,10 @@ def build_schema() -> strawberry.Schema:
             ArchiveBlockedByAssignee,
             ContactUnreachable,
         ],
-        extensions=[ErrorCodes],
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=extensions,
+        config=StrawberryConfig(
+            auto_camel_case=True, disable_field_suggestions=settings.is_production
+        ),
     )
 
 

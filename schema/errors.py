@@ -26,8 +26,18 @@ def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
     )
 
 
+# The limiters' own messages (strawberry and graphql-core); tests pin each of them.
+_TOO_COMPLEX_MARKERS = (
+    "exceeds maximum operation depth",
+    "aliases found. Allowed",
+    "tokens. Parsing",
+)
+
+
 def shape_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
+    if original is None and any(marker in error.message for marker in _TOO_COMPLEX_MARKERS):
+        return _with_code(error, f"The query is too complex: {error.message}", "QUERY_TOO_COMPLEX")
     if isinstance(original, DomainError):
         return _with_code(error, original.message, original.code)
     if error.extensions and "code" in error.extensions:

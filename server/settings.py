@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     max_sync_contacts: int = Field(default=5_000, ge=1)
     max_upload_mb: int = Field(default=50, ge=1)
     log_level: str = "INFO"
+    max_query_depth: int = Field(default=12, ge=2)
+    max_query_aliases: int = Field(default=30, ge=0)
+    max_query_tokens: int = Field(default=5_000, ge=100)
+    rate_limit_per_minute: int = Field(default=600, ge=0)  # per token; 0 turns it off
+    rate_limit_burst: int = Field(default=100, ge=1)
     playground: bool | None = None
 
     @field_validator("database_url")

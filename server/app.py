@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from strawberry.asgi import GraphQL
 
 from server import db
 from server.auth import Viewer, authenticate
+from server.ratelimit import RateLimiter
 from server.settings import Settings, get_settings
 
 
@@ -68,12 +70,33 @@ class GraphQLApp(GraphQL[Any, None]):
         )
 
 
+def _rate_limited(retry_after: float) -> JSONResponse:
+    seconds = max(1, math.ceil(retry_after))
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"Too many requests for this token; retry in {seconds} s.",
+                    "extensions": {"code": "RATE_LIMITED"},
+                }
+            ]
+        },
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 class AuthenticatedGraphQL:
     """Resolves the bearer token before GraphQL runs; the IDE page itself needs none."""
 
     def __init__(self, settings: Settings) -> None:
         self.graphql = GraphQLApp(settings)
         self.settings = settings
+        self.limiter = (
+            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            if settings.rate_limit_per_minute
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -90,6 +113,11 @@ class AuthenticatedGraphQL:
             )
             await _unauthenticated(message)(scope, receive, send)
             return
+        if self.limiter is not None:
+            wait = self.limiter.retry_after(viewer.token_id)
+            if wait is not None:
+                await _rate_limited(wait)(scope, receive, send)
+                return
         scope.setdefault("state", {})["viewer"] = viewer
         await self.graphql(scope, receive, send)
 

@@ -13,11 +13,13 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
+from schema.admin import AdminMutation, AdminQuery
 from schema.errors import ErrorCodes
 from schema.listing import Audience
-from schema.mutations import Mutation
-from schema.queries import Query
+from schema.mutations import Mutation as ContactMutation
+from schema.queries import Query as ContactQuery
 from schema.results import (
     ArchiveBlockedByAssignee,
     ArchiveBlockedByStage,
@@ -28,6 +30,9 @@ from schema.results import (
 )
 from schema.types import Bucket, Contact, Interaction, Stage, Tag, User, Workspace
 from server.settings import Settings
+
+Query = merge_types("Query", (ContactQuery, AdminQuery))
+Mutation = merge_types("Mutation", (ContactMutation, AdminMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -120,7 +120,11 @@ class Mutation:
     ) -> ArchiveContactsPayload:
         targets = await resolve_selection(info, input.selection)
         result = await lifecycle.change_status(
-            info.context.viewer.workspace_id, Action.ARCHIVE, targets, dry_run=input.dry_run
+            info.context.viewer.workspace_id,
+            Action.ARCHIVE,
+            targets,
+            dry_run=input.dry_run,
+            actor_id=info.context.viewer.user_id,
         )
         results: list[ArchiveContactResult] = []
         for outcome in result.outcomes:
@@ -144,7 +148,11 @@ class Mutation:
     ) -> UnarchiveContactsPayload:
         targets = await resolve_selection(info, input.selection)
         result = await lifecycle.change_status(
-            info.context.viewer.workspace_id, Action.UNARCHIVE, targets, dry_run=input.dry_run
+            info.context.viewer.workspace_id,
+            Action.UNARCHIVE,
+            targets,
+            dry_run=input.dry_run,
+            actor_id=info.context.viewer.user_id,
         )
         results: list[UnarchiveContactResult] = []
         for outcome in result.outcomes:
@@ -173,6 +181,7 @@ class Mutation:
             targets,
             dry_run=input.dry_run,
             prevent_resync=input.prevent_resync,
+            actor_id=info.context.viewer.user_id,
         )
         results: list[DeleteContactResult] = []
         for outcome in result.outcomes:

@@ -28,5 +28,11 @@ class CanDelete(_Requires):
     message = "Only admins may delete contacts permanently."
 
 
+class CanAdminister(_Requires):
+    permission = Permission.ADMINISTER
+    message = "Only admins may do this."
+
+
 WRITE: list[type[BasePermission]] = [CanWrite]
+ADMIN: list[type[BasePermission]] = [CanAdminister]
 DELETE: list[type[BasePermission]] = [CanDelete]

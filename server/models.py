@@ -285,3 +285,26 @@ class Suppression(Model):
     class Meta:
         table = "suppression"
         unique_together = (("workspace", "digest"),)
+
+
+class AuditEntry(Model):
+    """One lifecycle mutation: who, when, what, and which contacts (IDs only, no personal data)."""
+
+    id = fields.IntField(primary_key=True)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name="audit_entries", on_delete=fields.CASCADE
+    )
+    workspace_id: int
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
+    )
+    actor_id: int | None
+    action = fields.CharField(max_length=20)
+    contact_ids: fields.Field[list[int]] = fields.JSONField(default=list)
+    contact_count = fields.IntField()
+    prevent_resync = fields.BooleanField(default=False)
+    occurred_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "audit_entry"
+        indexes = (Index(fields=("workspace_id", "id"), name="audit_entry_by_workspace"),)

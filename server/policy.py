@@ -180,6 +180,7 @@ class Permission(StrEnum):
     READ = "read"
     WRITE = "write"
     DELETE = "delete"
+    ADMINISTER = "administer"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {

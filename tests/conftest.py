@@ -34,6 +34,7 @@ TABLES = (
     "contact_bucket",
     "contact",
     "saved_audience",
+    "audit_entry",
     "suppression",
     "tag",
     "bucket",

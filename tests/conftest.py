@@ -96,7 +96,8 @@ async def empty_database(database: str) -> AsyncIterator[None]:
 
 @pytest.fixture
 def settings(database: str) -> Settings:
-    return Settings(database_url=database, environment=Environment.TEST)
+    # Rate limits have their own tests; elsewhere they would only make tests flaky.
+    return Settings(database_url=database, environment=Environment.TEST, rate_limit_per_minute=0)
 
 
 @pytest.fixture

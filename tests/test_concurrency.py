@@ -1,0 +1,176 @@
+"""Two people clicking at once never break a rule (PostgreSQL, parallel connections).
+
+Each round fires two mutations at the same contacts at the same time; afterwards the final
+state obeys the rules and every per-item result agrees with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable
+from typing import Any
+
+import pytest
+from conftest import GraphQL, World, gid
+
+from server.models import Contact, ContactTag
+from server.policy import ARCHIVE_BLOCKING_CATEGORIES, ContactStatus, StageCategory
+
+pytestmark = pytest.mark.postgres_only
+
+ROUNDS = 60
+PER_ROUND = 5
+
+RESULTS = """results { __typename ... on RuleViolation { contactId code } }"""
+ARCHIVE = f"""mutation($ids: [ID!]) {{
+  archiveContacts(input: {{selection: {{ids: $ids}}}}) {{ {RESULTS} }} }}"""
+UNARCHIVE = f"""mutation($ids: [ID!]) {{
+  unarchiveContacts(input: {{selection: {{ids: $ids}}}}) {{ {RESULTS} }} }}"""
+DELETE = f"""mutation($ids: [ID!]) {{
+  deleteContacts(input: {{selection: {{ids: $ids}}}}) {{ {RESULTS} }} }}"""
+ASSIGN = f"""mutation($ids: [ID!], $who: ID) {{
+  assignContacts(input: {{selection: {{ids: $ids}}, assigneeId: $who}}) {{ {RESULTS} }} }}"""
+STAGE = f"""mutation($ids: [ID!], $stage: ID) {{
+  setContactStage(input: {{selection: {{ids: $ids}}, stageId: $stage}}) {{ {RESULTS} }} }}"""
+TAG = """mutation($ids: [ID!], $tags: [String!]!) {
+  tagContacts(input: {selection: {ids: $ids}, tagNames: $tags}) { succeeded } }"""
+
+
+def kinds(data: dict[str, Any], field: str) -> list[str]:
+    return [result["__typename"] for result in data[field]["results"]]
+
+
+JITTER = random.Random(20261123)  # noqa: S311 (scheduling jitter, not a secret)
+
+
+async def _after(delay: float, call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    await asyncio.sleep(delay)
+    return await call
+
+
+async def together(
+    first: Awaitable[dict[str, Any]], second: Awaitable[dict[str, Any]], *, swap: bool
+) -> list[dict[str, Any]]:
+    """Both calls at once. `swap` gives the second a head start of a few milliseconds (less
+    than a request takes), so that both orders get raced while the requests overlap."""
+    delay = JITTER.uniform(0.0, 0.004)
+    if swap:
+        return list(await asyncio.gather(_after(delay, first), second))
+    return list(await asyncio.gather(first, _after(delay, second)))
+
+
+async def test_archive_racing_assign_never_leaves_an_archived_contact_assigned(
+    world: World, gql: GraphQL
+) -> None:
+    seen: set[str] = set()
+    for round_ in range(ROUNDS):
+        contacts = [await world.contact() for _ in range(PER_ROUND)]
+        ids = [gid(c) for c in contacts]
+        archived, assigned = await together(
+            gql(ARCHIVE, {"ids": ids}, as_=world.member),
+            gql(ASSIGN, {"ids": ids, "who": world.member.id}, as_=world.admin),
+            swap=round_ % 2 == 1,
+        )
+        seen.update(kinds(archived, "archiveContacts"))
+        for contact, archive, assign in zip(
+            contacts,
+            kinds(archived, "archiveContacts"),
+            kinds(assigned, "assignContacts"),
+            strict=True,
+        ):
+            final = await Contact.get(id=contact.id)
+            if archive == "ContactArchived":
+                assert assign == "ContactIsArchived"
+                assert (final.status, final.assignee_id) == (ContactStatus.ARCHIVED, None)
+            else:
+                assert (archive, assign) == ("ArchiveBlockedByAssignee", "ContactUpdated")
+                assert (final.status, final.assignee_id) == (
+                    ContactStatus.ACTIVE,
+                    world.member.user.id,
+                )
+    assert seen == {"ContactArchived", "ArchiveBlockedByAssignee"}, "both orders must be raced"
+    assert not await Contact.filter(status=ContactStatus.ARCHIVED, assignee_id__isnull=False)
+
+
+async def test_archive_racing_a_blocking_stage_never_leaves_an_archived_lead(
+    world: World, gql: GraphQL
+) -> None:
+    lead = world.stage_id(StageCategory.LEAD)
+    seen: set[str] = set()
+    for round_ in range(ROUNDS):
+        contacts = [await world.contact() for _ in range(PER_ROUND)]
+        ids = [gid(c) for c in contacts]
+        archived, staged = await together(
+            gql(ARCHIVE, {"ids": ids}, as_=world.member),
+            gql(STAGE, {"ids": ids, "stage": lead}, as_=world.admin),
+            swap=round_ % 2 == 1,
+        )
+        seen.update(kinds(archived, "archiveContacts"))
+        pairs = zip(
+            kinds(archived, "archiveContacts"), kinds(staged, "setContactStage"), strict=True
+        )
+        for archive, stage in pairs:
+            assert (archive, stage) in {
+                ("ContactArchived", "ContactIsArchived"),
+                ("ArchiveBlockedByStage", "ContactUpdated"),
+            }
+    assert seen == {"ContactArchived", "ArchiveBlockedByStage"}, "both orders must be raced"
+    blocking = [world.stages[c].id for c in ARCHIVE_BLOCKING_CATEGORIES]
+    assert not await Contact.filter(status=ContactStatus.ARCHIVED, stage_id__in=blocking)
+
+
+async def test_delete_racing_unarchive_never_deletes_an_active_contact(
+    world: World, gql: GraphQL
+) -> None:
+    seen: set[str] = set()
+    for round_ in range(ROUNDS):
+        contacts = [await world.contact(archived=True) for _ in range(PER_ROUND)]
+        ids = [gid(c) for c in contacts]
+        deleted, restored = await together(
+            gql(DELETE, {"ids": ids}, as_=world.admin),
+            gql(UNARCHIVE, {"ids": ids}, as_=world.member),
+            swap=round_ % 2 == 1,
+        )
+        seen.update(kinds(deleted, "deleteContacts"))
+        for contact, delete, unarchive in zip(
+            contacts,
+            kinds(deleted, "deleteContacts"),
+            kinds(restored, "unarchiveContacts"),
+            strict=True,
+        ):
+            final = await Contact.get_or_none(id=contact.id)
+            if delete == "ContactDeleted":
+                assert unarchive == "ContactNotFound"
+                assert final is None
+            else:
+                assert (delete, unarchive) == ("ContactNotArchived", "ContactUnarchived")
+                assert final is not None
+                assert final.status is ContactStatus.ACTIVE
+    assert seen == {"ContactDeleted", "ContactNotArchived"}, "both orders must be raced"
+
+
+async def test_two_deletes_of_the_same_contacts_delete_each_once(
+    world: World, gql: GraphQL
+) -> None:
+    for _ in range(ROUNDS):
+        contacts = [await world.contact(archived=True) for _ in range(PER_ROUND)]
+        ids = [gid(c) for c in contacts]
+        first, second = await together(
+            gql(DELETE, {"ids": ids}, as_=world.admin),
+            gql(DELETE, {"ids": list(reversed(ids))}, as_=world.admin),
+            swap=False,
+        )
+        outcomes = sorted(kinds(first, "deleteContacts") + kinds(second, "deleteContacts"))
+        assert outcomes == ["ContactDeleted"] * PER_ROUND + ["ContactNotFound"] * PER_ROUND
+        assert not await Contact.filter(id__in=[c.id for c in contacts]).exists()
+
+
+async def test_concurrent_tagging_loses_no_tag(world: World, gql: GraphQL) -> None:
+    contacts = [await world.contact() for _ in range(PER_ROUND)]
+    ids = [gid(c) for c in contacts]
+    await asyncio.gather(
+        *(gql(TAG, {"ids": ids, "tags": [f"tag-{n}"]}, as_=world.member) for n in range(8))
+    )
+    for contact in contacts:
+        assert await ContactTag.filter(contact_id=contact.id).count() == 8

@@ -224,7 +224,9 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=WRITE)
     async def set_contact_stage(self, info: Info, input: SetStageInput) -> UpdateContactsPayload:
-        stage_id = decode_id(input.stage_id, "Stage", "stage") if input.stage_id else None
+        stage_id = (
+            decode_id(input.stage_id, "Stage", "stage") if input.stage_id is not None else None
+        )
         targets = await resolve_selection(info, input.selection)
         return _edit_results(
             await editing.set_stage(info.context.viewer.workspace_id, targets, stage_id)
@@ -234,7 +236,9 @@ class Mutation:
     async def assign_contacts(
         self, info: Info, input: AssignContactsInput
     ) -> UpdateContactsPayload:
-        user_id = decode_id(input.assignee_id, "User", "user") if input.assignee_id else None
+        user_id = (
+            decode_id(input.assignee_id, "User", "user") if input.assignee_id is not None else None
+        )
         targets = await resolve_selection(info, input.selection)
         return _edit_results(
             await editing.assign(info.context.viewer.workspace_id, targets, user_id)

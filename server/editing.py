@@ -45,6 +45,9 @@ TEXT_FIELDS = {
 }
 MAX_TEXT = 200
 MAX_VALUES = 50
+MAX_TAG = 100
+MAX_NAME = 100
+IDENTITY_MESSAGE = "Give at least a name, an email address or a phone number."
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +106,9 @@ def clean_tag_names(names: Sequence[str], field: str = "tagNames") -> list[str]:
         name = " ".join(raw.split())
         if not name:
             errors.append(FieldError(f"{field}[{index}]", "A tag name cannot be empty."))
-        elif len(name) > 100:
-            errors.append(FieldError(f"{field}[{index}]", "At most 100 characters."))
+        elif len(name.casefold()) > MAX_TAG:
+            # The key is what must fit (casefold can lengthen a name: "ß" -> "ss").
+            errors.append(FieldError(f"{field}[{index}]", f"At most {MAX_TAG} characters."))
         else:
             cleaned.setdefault(name.casefold(), name)
     if errors:
@@ -122,12 +126,20 @@ async def _check_assignee(workspace_id: int, user_id: int | None) -> None:
         raise BadUserInput("No user with this ID in your workspace.")
 
 
-async def validated_fields(
-    workspace: Workspace, given: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[str] | None]:
-    """Column values for the given fields, and the tag names if given; InvalidInput if bad.
+def _has_identity(values: Mapping[str, Any]) -> bool:
+    return any(values.get(column) for column in ("first_name", "last_name", "emails", "phones"))
 
-    `given` holds only the fields the client sent (None clears a field).
+
+async def validated_fields(
+    workspace: Workspace, given: Mapping[str, Any], *, creating: bool = False
+) -> tuple[dict[str, Any], list[str] | None]:
+    """Column values for the given fields, and the tag names if given.
+
+    InvalidInput lists every bad field.
+
+    `given` holds only the fields the client sent (None clears a field). When `creating`,
+    the contact must also get a name, an email address or a phone number. An unknown stage
+    or assignee is the input as a whole being wrong: BadUserInput.
     """
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
@@ -149,6 +161,10 @@ async def validated_fields(
             errors.extend(invalid.errors)
     elif "tag_names" in given:
         tag_names = []
+    # Only when nothing that names the contact was sent at all: a rejected email already
+    # says what is wrong.
+    if creating and not _has_identity(values) and not (given.get("emails") or given.get("phones")):
+        errors.append(FieldError("firstName", IDENTITY_MESSAGE))
     if errors:
         raise InvalidInput(errors)
     if "stage_id" in given:
@@ -174,9 +190,7 @@ def derived_columns(contact: Contact) -> dict[str, Any]:
 def _require_identity(contact: Contact) -> None:
     has_name = bool(contact.first_name or contact.last_name)
     if not (has_name or contact.emails or contact.phones):
-        raise InvalidInput(
-            [FieldError("firstName", "Give at least a name, an email address or a phone number.")]
-        )
+        raise InvalidInput([FieldError("firstName", IDENTITY_MESSAGE)])
 
 
 # ---------------------------------------------------------------- tags
@@ -237,16 +251,11 @@ async def lift_suppression(workspace: Workspace, contact: Contact) -> None:
 
 async def create_contact(workspace_id: int, given: Mapping[str, Any]) -> Contact:
     workspace = await Workspace.get(id=workspace_id)
-    values, tag_names = await validated_fields(workspace, given)
+    values, tag_names = await validated_fields(workspace, given, creating=True)
     now = datetime.now(UTC)
-    contact = Contact(
-        workspace_id=workspace_id,
-        emails=[],
-        phones=[],
-        created_at=now,
-        updated_at=now,
-        **values,
-    )
+    # No emails or phones unless the input gives some.
+    columns: dict[str, Any] = {"emails": [], "phones": [], **values}
+    contact = Contact(workspace_id=workspace_id, created_at=now, updated_at=now, **columns)
     _require_identity(contact)
     for column, value in derived_columns(contact).items():
         setattr(contact, column, value)
@@ -330,8 +339,19 @@ async def assign(workspace_id: int, targets: Sequence[Target], user_id: int | No
     return await _bulk_edit(workspace_id, targets, {"assignee_id": user_id})
 
 
+def _tag_names(names: Sequence[str]) -> list[str]:
+    """Names for a bulk (un)tag: a bad one is the input as a whole being wrong."""
+    try:
+        cleaned = clean_tag_names(names)
+    except InvalidInput as invalid:
+        raise BadUserInput(f"A tag name is not valid: {invalid}") from None
+    if not cleaned:
+        raise BadUserInput("Give at least one tag name.")
+    return cleaned
+
+
 async def tag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]) -> BulkOutcome:
-    cleaned = clean_tag_names(names)
+    cleaned = _tag_names(names)
 
     async def link(pks: list[int]) -> None:
         await _link_tags(pks, await ensure_tags(workspace_id, cleaned))
@@ -340,7 +360,7 @@ async def tag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]
 
 
 async def untag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]) -> BulkOutcome:
-    keys = [name.casefold() for name in clean_tag_names(names)]
+    keys = [name.casefold() for name in _tag_names(names)]
 
     async def unlink(pks: list[int]) -> None:
         tag_ids = await values_of(Tag.filter(workspace_id=workspace_id, name_key__in=keys), "id")
@@ -393,11 +413,15 @@ async def remove_from_bucket(
     return await _bulk_edit(workspace_id, targets, {}, unlink)
 
 
-async def create_bucket(workspace_id: int, name: str) -> Bucket:
+def _label(name: str, what: str) -> str:
     name = " ".join(name.split())
-    if not name or len(name) > 100:
-        raise BadUserInput("A bucket name has 1 to 100 characters.")
-    return await Bucket.create(workspace_id=workspace_id, name=name)
+    if not name or len(name) > MAX_NAME:
+        raise BadUserInput(f"A {what} name has 1 to {MAX_NAME} characters.")
+    return name
+
+
+async def create_bucket(workspace_id: int, name: str) -> Bucket:
+    return await Bucket.create(workspace_id=workspace_id, name=_label(name, "bucket"))
 
 
 # ---------------------------------------------------------------- messages

@@ -4,11 +4,88 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from strawberry.dataloader import DataLoader
 from tortoise.functions import Count
 
-from server.models import Bucket, ContactBucket, ContactTag, Stage, Tag, User, Workspace
+from server import db
+from server.models import (
+    Bucket,
+    ContactBucket,
+    ContactTag,
+    Interaction,
+    Stage,
+    Tag,
+    User,
+    Workspace,
+)
+
+# Contacts per windowed statement: well under both databases' parameter limits.
+_INTERACTION_BATCH = 1_000
+# What a page shows; the body (up to 100,000 characters) stays in the database.
+_INTERACTION_COLUMNS = (
+    "id",
+    "workspace_id",
+    "contact_id",
+    "kind",
+    "direction",
+    "occurred_at",
+    "subject",
+    "channel",
+    "delivery_status",
+    "created_at",
+)
+
+
+class InteractionWindow(NamedTuple):
+    """One contact's page of history: at most `limit` rows, newest first, after a position."""
+
+    contact_id: int
+    limit: int
+    # (occurred_at, id) of the last row already seen; None for the first page.
+    after: tuple[datetime, int] | None
+
+
+class _Params:
+    """Positional parameters in the connection's dialect: `?` (SQLite) or `$n` (PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.numbered = db.is_postgres()
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.numbered else "?"
+
+
+def _windowed_sql(
+    workspace_id: int, contact_ids: Sequence[int], limit: int, after: tuple[datetime, int] | None
+) -> tuple[str, list[Any]]:
+    """The first `limit` interactions of each contact, newest first, in one statement."""
+    p = _Params()
+    conditions = [
+        f'"workspace_id" = {p(workspace_id)}',
+        f'"contact_id" IN ({", ".join(p(pk) for pk in contact_ids)})',
+    ]
+    if after is not None:
+        # The same representation as stored values (UTC), so that SQLite compares like for like.
+        field = Interaction._meta.fields_map["occurred_at"]
+        moment = field.to_db_value(after[0].astimezone(UTC), Interaction)
+        earlier, same, lower_id = p(moment), p(moment), p(after[1])
+        conditions.append(
+            f'("occurred_at" < {earlier} OR ("occurred_at" = {same} AND "id" < {lower_id}))'
+        )
+    columns = ", ".join(f'"{column}"' for column in _INTERACTION_COLUMNS)
+    # Only placeholders and fixed identifiers are interpolated; every value is a parameter.
+    sql = (
+        f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER ("  # noqa: S608
+        'PARTITION BY "contact_id" ORDER BY "occurred_at" DESC, "id" DESC) AS "nth" '
+        f'FROM "interaction" WHERE {" AND ".join(conditions)}) AS "ranked" '
+        f'WHERE "nth" <= {p(limit)} ORDER BY "contact_id", "nth"'
+    )
+    return sql, p.values
 
 
 class Loaders:
@@ -20,6 +97,10 @@ class Loaders:
         self.tags_of = DataLoader[int, list[Tag]](load_fn=self._tags_of)
         self.buckets_of = DataLoader[int, list[Bucket]](load_fn=self._buckets_of)
         self.bucket_size = DataLoader[int, int](load_fn=self._bucket_sizes)
+        self.interactions = DataLoader[InteractionWindow, list[Interaction]](
+            load_fn=self._interactions
+        )
+        self.interaction_count = DataLoader[int, int](load_fn=self._interaction_counts)
 
     async def _workspaces(self, keys: Sequence[int]) -> list[Workspace | None]:
         rows = await Workspace.filter(id__in=list(keys), id=self.workspace_id)
@@ -63,3 +144,35 @@ class Loaders:
         )
         sizes = {int(bucket_id): int(size) for bucket_id, size in rows}
         return [sizes.get(key, 0) for key in bucket_ids]
+
+    async def _interactions(self, keys: Sequence[InteractionWindow]) -> list[list[Interaction]]:
+        """One windowed statement per distinct (limit, after), whatever the number of contacts."""
+        groups: dict[tuple[int, tuple[datetime, int] | None], list[int]] = defaultdict(list)
+        for key in keys:
+            groups[key.limit, key.after].append(key.contact_id)
+        found: dict[InteractionWindow, list[Interaction]] = defaultdict(list)
+        connection = db.connection()
+        for (limit, after), contact_ids in groups.items():
+            distinct = sorted(set(contact_ids))
+            for start in range(0, len(distinct), _INTERACTION_BATCH):
+                sql, params = _windowed_sql(
+                    self.workspace_id, distinct[start : start + _INTERACTION_BATCH], limit, after
+                )
+                for row in await connection.execute_query_dict(sql, params):
+                    interaction = Interaction._init_from_db(**row)
+                    found[InteractionWindow(interaction.contact_id, limit, after)].append(
+                        interaction
+                    )
+        return [found.get(key, []) for key in keys]
+
+    async def _interaction_counts(self, contact_ids: Sequence[int]) -> list[int]:
+        rows = (
+            await Interaction.filter(
+                workspace_id=self.workspace_id, contact_id__in=list(contact_ids)
+            )
+            .annotate(size=Count("id"))
+            .group_by("contact_id")
+            .values_list("contact_id", "size")
+        )
+        sizes = {int(contact_id): int(size) for contact_id, size in rows}
+        return [sizes.get(key, 0) for key in contact_ids]

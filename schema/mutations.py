@@ -27,7 +27,7 @@ from schema.inputs import (
     decode_id,
 )
 from schema.listing import Audience
-from schema.permissions import DELETE, WRITE
+from schema.permissions import ADMIN, DELETE, WRITE
 from schema.results import (
     ArchiveContactResult,
     ArchiveContactsPayload,
@@ -54,7 +54,7 @@ from schema.results import (
     violation_result,
 )
 from schema.selection import resolve_selection
-from schema.types import Bucket, Contact, Interaction
+from schema.types import Bucket, Contact, Interaction, Stage
 from server import editing, lifecycle
 from server.directory import Criteria, Target, distinct_targets
 from server.editing import InvalidInput
@@ -363,3 +363,15 @@ class Mutation:
             criteria=criteria.to_json(),
         )
         return Audience.from_value(saved_audience(row))
+
+    @strawberry.mutation(
+        permission_classes=ADMIN,
+        description=(
+            'Relabel a stage (e.g. Lead as "Warm"). ADMIN only. Its category, and so every '
+            "rule about it, stays as it is."
+        ),
+    )
+    async def rename_stage(self, info: Info, id: strawberry.ID, name: str) -> Stage:
+        stage_id = decode_id(id, "Stage", "stage")
+        row = await editing.rename_stage(info.context.viewer.workspace_id, stage_id, name)
+        return Stage.from_model(row)

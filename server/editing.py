@@ -424,6 +424,34 @@ async def create_bucket(workspace_id: int, name: str) -> Bucket:
     return await Bucket.create(workspace_id=workspace_id, name=_label(name, "bucket"))
 
 
+# ---------------------------------------------------------------- workspace settings
+
+
+async def rename_stage(workspace_id: int, stage_id: int, name: str) -> Stage:
+    """Relabel a stage; its category, and so every rule about it, stays as it is."""
+    label = _label(name, "stage")
+    async with in_transaction():
+        # All of the workspace's stages, locked: two renames cannot both take one name.
+        stages = {
+            row.id: row
+            for row in await Stage.filter(workspace_id=workspace_id)
+            .order_by("id")
+            .select_for_update()
+        }
+        stage = stages.get(stage_id)
+        if stage is None:
+            raise BadUserInput("No stage with this ID in your workspace.")
+        if any(
+            other.name.casefold() == label.casefold()
+            for other in stages.values()
+            if other.id != stage_id
+        ):
+            raise BadUserInput(f"Another stage is called '{label}' already.")
+        stage.name = label
+        await stage.save(update_fields=["name"])
+    return stage
+
+
 # ---------------------------------------------------------------- messages
 
 

@@ -60,7 +60,6 @@ from server.directory import Criteria, Target, distinct_targets
 from server.editing import InvalidInput
 from server.errors import BadUserInput
 from server.lifecycle import BulkOutcome, Outcome
-from server.models import SavedAudience
 from server.policy import Action, MessageChannel
 
 
@@ -352,15 +351,11 @@ class Mutation:
     async def save_audience(self, info: Info, input: SaveAudienceInput) -> Audience:
         from server.directory import saved_audience
 
-        name = " ".join(input.name.split())
-        if not name or len(name) > 200:
-            raise BadUserInput("An audience name has 1 to 200 characters.")
-        criteria = criteria_from(input.filter) or Criteria()
-        row = await SavedAudience.create(
-            workspace_id=info.context.viewer.workspace_id,
-            owner_id=info.context.viewer.user_id,
-            name=name,
-            criteria=criteria.to_json(),
+        row = await editing.save_audience(
+            info.context.viewer.workspace_id,
+            info.context.viewer.user_id,
+            input.name,
+            criteria_from(input.filter) or Criteria(),
         )
         return Audience.from_value(saved_audience(row))
 

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from server import handles
 from server.contact_text import display_name, search_text, sort_name
 from server.db import values_of
-from server.directory import Target, requirement_q
+from server.directory import Criteria, Target, requirement_q
 from server.errors import BadUserInput
 from server.lifecycle import BulkOutcome, Outcome, allowed_pks, chunks, judge
 from server.models import (
@@ -27,6 +27,7 @@ from server.models import (
     Direction,
     Interaction,
     InteractionKind,
+    SavedAudience,
     Stage,
     Suppression,
     Tag,
@@ -450,6 +451,40 @@ async def rename_stage(workspace_id: int, stage_id: int, name: str) -> Stage:
         stage.name = label
         await stage.save(update_fields=["name"])
     return stage
+
+
+# ---------------------------------------------------------------- audiences
+
+
+async def _check_all_exist(
+    model: type[Stage] | type[Tag] | type[Bucket] | type[User],
+    workspace_id: int,
+    pks: Sequence[int] | None,
+    what: str,
+) -> None:
+    if not pks:
+        return
+    wanted = set(pks)
+    found = set(await values_of(model.filter(workspace_id=workspace_id, id__in=wanted), "id"))
+    if found != wanted:
+        raise BadUserInput(f"No {what} with this ID in your workspace.")
+
+
+async def save_audience(
+    workspace_id: int, owner_id: int, name: str, criteria: Criteria
+) -> SavedAudience:
+    """A filter saved under a name; everything it refers to must be in the workspace."""
+    label = " ".join(name.split())
+    if not label or len(label) > MAX_TEXT:
+        raise BadUserInput(f"An audience name has 1 to {MAX_TEXT} characters.")
+    await _check_all_exist(Stage, workspace_id, criteria.stage_ids, "stage")
+    await _check_all_exist(Tag, workspace_id, criteria.tag_ids, "tag")
+    await _check_all_exist(Bucket, workspace_id, criteria.bucket_ids, "bucket")
+    assignee = [criteria.assignee_id] if criteria.assignee_id is not None else None
+    await _check_all_exist(User, workspace_id, assignee, "user")
+    return await SavedAudience.create(
+        workspace_id=workspace_id, owner_id=owner_id, name=label, criteria=criteria.to_json()
+    )
 
 
 # ---------------------------------------------------------------- messages

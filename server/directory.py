@@ -27,6 +27,7 @@ from server.policy import (
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_SAVED_AUDIENCE_ID = 2**31 - 1  # an IntField
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,9 @@ async def find_audience(workspace_id: int, key: str) -> Audience | None:
         return built_in_audience(AudienceKind(key))
     except ValueError:
         pass
-    if not key.isdigit():
+    # ASCII digits within the column's range: anything else names no saved audience (and
+    # must not reach PostgreSQL, which refuses integers beyond 32 bits).
+    if not (key.isascii() and key.isdigit()) or int(key) > MAX_SAVED_AUDIENCE_ID:
         return None
     row = await SavedAudience.get_or_none(id=int(key), workspace_id=workspace_id)
     return saved_audience(row) if row else None
@@ -153,7 +156,8 @@ def requirement_q(workspace_id: int, requirement: Requirement) -> Q:
 
 
 def _search_q(term: str) -> Q:
-    lowered = term.strip().lower()
+    # No stored text holds NUL (PostgreSQL cannot store it), and as a parameter it would fail.
+    lowered = term.replace("\x00", "").strip().lower()
     condition = Q(search_text__contains=lowered)
     digits = "".join(ch for ch in lowered if ch.isdigit())
     if len(digits) >= 3 and all(ch.isdigit() or ch in " +-()." for ch in lowered):

@@ -6,6 +6,7 @@ write the allowed ones in sets, one transaction.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,11 +69,21 @@ class InvalidInput(Exception):
 # ---------------------------------------------------------------- validation
 
 
+CONTROL_MESSAGE = "Control characters (such as NUL) are not allowed."
+
+
+def has_control(value: str, allowed: str = "") -> bool:
+    """Whether text holds control characters (PostgreSQL cannot even store NUL)."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value)
+
+
 def _clean_text(value: str | None, field: str, errors: list[FieldError]) -> str | None:
     if value is None:
         return None
     value = " ".join(value.split())
-    if len(value) > MAX_TEXT:
+    if has_control(value):
+        errors.append(FieldError(field, CONTROL_MESSAGE))
+    elif len(value) > MAX_TEXT:
         errors.append(FieldError(field, f"At most {MAX_TEXT} characters."))
     return value or None
 
@@ -90,6 +101,9 @@ def _clean_list(
         return []
     cleaned: list[str] = []
     for index, raw in enumerate(values):
+        if has_control(raw):
+            errors.append(FieldError(f"{field}[{index}]", CONTROL_MESSAGE))
+            continue
         try:
             value = normalize(raw)
         except InvalidValue as error:
@@ -107,6 +121,8 @@ def clean_tag_names(names: Sequence[str], field: str = "tagNames") -> list[str]:
         name = " ".join(raw.split())
         if not name:
             errors.append(FieldError(f"{field}[{index}]", "A tag name cannot be empty."))
+        elif has_control(name):
+            errors.append(FieldError(f"{field}[{index}]", CONTROL_MESSAGE))
         elif len(name.casefold()) > MAX_TAG:
             # The key is what must fit (casefold can lengthen a name: "ß" -> "ss").
             errors.append(FieldError(f"{field}[{index}]", f"At most {MAX_TAG} characters."))
@@ -414,15 +430,18 @@ async def remove_from_bucket(
     return await _bulk_edit(workspace_id, targets, {}, unlink)
 
 
-def _label(name: str, what: str) -> str:
+def _label(name: str, what: str, longest: int = MAX_NAME) -> str:
+    """`name` with its spaces tidied; `what` says whose name it is, e.g. "A bucket name"."""
     name = " ".join(name.split())
-    if not name or len(name) > MAX_NAME:
-        raise BadUserInput(f"A {what} name has 1 to {MAX_NAME} characters.")
+    if not name or len(name) > longest:
+        raise BadUserInput(f"{what} has 1 to {longest} characters.")
+    if has_control(name):
+        raise BadUserInput(f"{what} cannot contain control characters.")
     return name
 
 
 async def create_bucket(workspace_id: int, name: str) -> Bucket:
-    return await Bucket.create(workspace_id=workspace_id, name=_label(name, "bucket"))
+    return await Bucket.create(workspace_id=workspace_id, name=_label(name, "A bucket name"))
 
 
 # ---------------------------------------------------------------- workspace settings
@@ -430,7 +449,7 @@ async def create_bucket(workspace_id: int, name: str) -> Bucket:
 
 async def rename_stage(workspace_id: int, stage_id: int, name: str) -> Stage:
     """Relabel a stage; its category, and so every rule about it, stays as it is."""
-    label = _label(name, "stage")
+    label = _label(name, "A stage name")
     async with in_transaction():
         # All of the workspace's stages, locked: two renames cannot both take one name.
         stages = {
@@ -474,9 +493,9 @@ async def save_audience(
     workspace_id: int, owner_id: int, name: str, criteria: Criteria
 ) -> SavedAudience:
     """A filter saved under a name; everything it refers to must be in the workspace."""
-    label = " ".join(name.split())
-    if not label or len(label) > MAX_TEXT:
-        raise BadUserInput(f"An audience name has 1 to {MAX_TEXT} characters.")
+    label = _label(name, "An audience name", MAX_TEXT)
+    if criteria.search is not None and has_control(criteria.search):
+        raise BadUserInput("The search text cannot contain control characters.")
     await _check_all_exist(Stage, workspace_id, criteria.stage_ids, "stage")
     await _check_all_exist(Tag, workspace_id, criteria.tag_ids, "tag")
     await _check_all_exist(Bucket, workspace_id, criteria.bucket_ids, "bucket")
@@ -508,6 +527,8 @@ async def send_message(
         raise BadUserInput("A message needs a body.")
     if len(body) > 100_000 or (subject is not None and len(subject) > 500):
         raise BadUserInput("The message is too long (subject 500, body 100,000 characters).")
+    if has_control(body, allowed="\t\n\r") or (subject is not None and has_control(subject)):
+        raise BadUserInput("A message cannot contain control characters other than line breaks.")
     action = message_action(channel)
     kind = InteractionKind.EMAIL if channel is MessageChannel.EMAIL else InteractionKind.MESSAGE
     async with in_transaction():

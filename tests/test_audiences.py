@@ -219,11 +219,16 @@ async def test_another_workspace_neither_lists_nor_reads_nor_selects_a_saved_aud
     assert row.updated_at == theirs.updated_at
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
-async def test_an_audience_needs_a_name_of_1_to_200_characters(
-    gql: GraphQL, world: World, name: str
+@pytest.mark.parametrize(
+    ("name", "search"),
+    [("", None), ("   ", None), ("x" * 201, None), ("a\x00", None), ("A", "\x00")],
+)
+async def test_an_audience_needs_a_name_of_1_to_200_characters_and_no_control_characters(
+    gql: GraphQL, world: World, name: str, search: str | None
 ) -> None:
-    code, _, _ = await gql.error(SAVE, {"input": {"name": name, "filter": {}}}, as_=world.member)
+    code, _, _ = await gql.error(
+        SAVE, {"input": {"name": name, "filter": {"search": search}}}, as_=world.member
+    )
 
     assert code == "BAD_USER_INPUT"
     assert await SavedAudience.all().count() == 0
@@ -247,6 +252,21 @@ async def test_a_filter_naming_another_workspaces_stage_tag_bucket_or_user_is_no
 
     assert code == "BAD_USER_INPUT"
     assert await SavedAudience.all().count() == 0
+
+
+@pytest.mark.parametrize("key", ["99999999999", "\u0661", "0x1", "-1"])
+async def test_an_audience_id_that_cannot_be_a_saved_audience_names_none(
+    gql: GraphQL, world: World, key: str
+) -> None:
+    audience_id = ids.encode("Audience", key)
+
+    read = await gql(AUDIENCE, {"id": audience_id}, as_=world.member)
+    code, _, _ = await gql.error(
+        ASSIGN, {"audience": audience_id, "assignee": None}, as_=world.member
+    )
+
+    assert read["audience"] is None
+    assert code == "BAD_USER_INPUT"
 
 
 async def test_a_malformed_id_in_a_saved_filter_is_bad_input(gql: GraphQL, world: World) -> None:

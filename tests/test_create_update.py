@@ -182,6 +182,27 @@ async def test_every_bad_field_is_listed_with_its_path_and_nothing_is_created(
     assert await Tag.all().count() == 0
 
 
+async def test_control_characters_are_refused_field_by_field_on_both_databases(
+    gql: GraphQL, world: World
+) -> None:
+    result = await create(
+        gql,
+        world,
+        firstName="Ada\x00",
+        company="Acme\x07",
+        emails=["ada@example.com", "ada\x00@example.com"],
+        phones=["415 555\x00 0100"],
+        tagNames=["v\x00ip"],
+    )
+
+    assert result["__typename"] == "InvalidContactInput"
+    assert [(e["field"], e["message"]) for e in result["errors"]] == [
+        (field, "Control characters (such as NUL) are not allowed.")
+        for field in ("firstName", "company", "emails[1]", "phones[0]", "tagNames[0]")
+    ]
+    assert await Contact.all().count() == 0
+
+
 async def test_a_contact_needs_a_name_an_email_or_a_phone(gql: GraphQL, world: World) -> None:
     result = await create(gql, world, company="Acme", title="CEO", emails=[], tagNames=["x"])
 

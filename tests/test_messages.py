@@ -202,9 +202,18 @@ async def test_a_mixed_selection_queues_only_for_the_reachable_active_contacts(
 
 
 @pytest.mark.parametrize(
-    ("subject", "body"), [("Hi", ""), ("Hi", "   "), ("x" * 501, "Body"), ("Hi", "x" * 100_001)]
+    ("subject", "body"),
+    [
+        ("Hi", ""),
+        ("Hi", "   "),
+        ("x" * 501, "Body"),
+        ("Hi", "x" * 100_001),
+        ("Hi", "a\x00b"),
+        ("H\x00i", "Body"),
+        ("Hi\nthere", "Body"),
+    ],
 )
-async def test_an_empty_body_or_an_overlong_message_is_bad_input_and_nothing_is_queued(
+async def test_an_empty_overlong_or_binary_message_is_bad_input_and_nothing_is_queued(
     gql: GraphQL, world: World, subject: str, body: str
 ) -> None:
     contact = await world.contact(emails=["ada@example.com"])
@@ -224,6 +233,16 @@ async def test_an_empty_body_or_an_overlong_message_is_bad_input_and_nothing_is_
 
     assert code == "BAD_USER_INPUT"
     assert await Interaction.all().count() == 0
+
+
+async def test_a_body_keeps_its_line_breaks_and_tabs(gql: GraphQL, world: World) -> None:
+    contact = await world.contact(emails=["ada@example.com"])
+    body = "Dear Ada,\r\n\n\tthank you.\n"
+
+    payload = await send(gql, world, [gid(contact)], body=body)
+
+    assert payload["succeeded"] == 1
+    assert list(await values_of(Interaction.all(), "body")) == [body]
 
 
 async def test_a_viewer_may_not_send_messages(gql: GraphQL, world: World) -> None:

@@ -174,7 +174,7 @@ async def test_a_stage_outside_the_workspace_is_bad_input_and_nothing_is_renamed
     assert await stage_names(other_world) == ["Lead", "Potential", "Active", "Past", "Lost"]
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "potential", " LOST "])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "potential", " LOST ", "W\x00rm"])
 async def test_a_blank_overlong_or_taken_name_is_bad_input_and_nothing_is_renamed(
     gql: GraphQL, world: World, name: str
 ) -> None:

@@ -38,21 +38,36 @@ def _ensure_sqlite_directory(database_url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-# For `tortoise -c server.db.TORTOISE_ORM makemigrations`.
-TORTOISE_ORM = tortoise_config(get_settings().database_url)
+def __getattr__(name: str) -> Any:
+    # `tortoise -c server.db.TORTOISE_ORM makemigrations` reads this; computed on demand so
+    # that importing this module never reads (or fails on) the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(get_settings().database_url)
+    raise AttributeError(name)
 
 
-async def migrate(database_url: str) -> None:
-    """Apply pending migrations."""
+async def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations; returns the names of those applied."""
     _ensure_sqlite_directory(database_url)
-    config = tortoise_config(database_url)
-    await run_migrations(config=config)
-    await Tortoise.close_connections()
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
+    try:
+        await run_migrations(config=tortoise_config(database_url), progress=progress)
+    finally:
+        await Tortoise.close_connections()
+    return applied
 
 
 async def connect(database_url: str) -> None:
+    """Connect for the whole process: requests run in other tasks than the one that connects
+    (the ASGI lifespan), and Tortoise's context lives in a context variable, so it must be
+    the global fallback to be seen by them."""
     _ensure_sqlite_directory(database_url)
-    await Tortoise.init(config=tortoise_config(database_url))
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def disconnect() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import glob
 import importlib
 import os
@@ -413,3 +414,67 @@ def _start_on_free_port(cluster: _Cluster, attempts: int = 3) -> int:
         with contextlib.suppress(OSError), cluster.logfile.open("a") as log:
             log.write(f"--- pgcluster: port {port} was taken, retrying ---\n")
     raise AssertionError("unreachable")
+
+
+@dataclasses.dataclass
+class RunningCluster:
+    """A throwaway cluster a test may stop and start again (to take the database away)."""
+
+    url: str
+    port: int
+    cluster: _Cluster
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+    def start(self) -> None:
+        # No pipes: a postmaster started from here must not inherit this process's output.
+        options = (
+            f"-p {self.port} -k {shlex.quote(str(self.cluster.sockdir))} "
+            "-c listen_addresses=127.0.0.1 -c fsync=off"
+        )
+        argv = [
+            *self.cluster.prefix,
+            str(self.cluster.bindir / "pg_ctl"),
+            "-w",
+            "-D",
+            str(self.cluster.datadir),
+            "-o",
+            options,
+            "-l",
+            str(self.cluster.logfile),
+            "start",
+        ]
+        returncode = subprocess.call(  # noqa: S603 - argv list, no shell
+            argv,
+            cwd=self.cluster.root,
+            env=self.cluster.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=START_TIMEOUT + 15,
+        )
+        if returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL did not restart on port {self.port}:\n{_tail(self.cluster.logfile)}"
+            )
+
+
+@contextlib.contextmanager
+def restartable_cluster() -> Iterator[RunningCluster]:
+    """A cluster of its own (never TEST_DATABASE_URL's server: this one gets stopped)."""
+    bindir = _server_bindir()
+    root = Path(tempfile.mkdtemp(prefix="contacts-pg-"))
+    try:
+        cluster = _Cluster(root, bindir)
+        cluster.prepare_dirs()
+        cluster.initdb()
+        try:
+            port = _start_on_free_port(cluster)
+            cluster.createdb(port, "contacts_test")
+            url = f"postgres://postgres@127.0.0.1:{port}/contacts_test"
+            yield RunningCluster(url=url, port=port, cluster=cluster)
+        finally:
+            cluster.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -31,6 +31,9 @@ def decode(global_id: str, type_name: str) -> int | None:
     if decoded is None or decoded[0] != type_name:
         return None
     key = decoded[1]
-    if not key.isdigit() or len(key) > 18:
+    if not key.isascii() or not key.isdigit() or len(key) > 18:
         return None
-    return int(key)
+    pk = int(key)
+    # Only the one canonical spelling names a row: base64 decoding skips stray characters
+    # and int() accepts leading zeros, so two strings could otherwise mean one contact.
+    return pk if encode(type_name, pk) == global_id else None

@@ -73,4 +73,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
 
 
-schema = build_schema()
+# The exported SDL depends on no setting; defaults, without reading the environment.
+schema = build_schema(Settings.model_construct())

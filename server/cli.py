@@ -1,0 +1,307 @@
+"""The `contacts-server` command: serve, migrate, create-user, export-schema.
+
+Configuration comes from the environment (and `.env`); `--database-url` overrides
+DATABASE_URL for the command and for the server it starts. Failures are one line on
+stderr and a non-zero exit code: 1 when the work failed, 2 when the command line or the
+configuration is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from server.errors import DomainError
+from server.policy import DEFAULT_STAGES, Role
+from server.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+TOKEN_HINT = "Send it as 'Authorization: Bearer <token>'."  # noqa: S105 (not a secret)
+CREATE_USER_EXAMPLE = (
+    "contacts-server create-user --workspace Acme --email ada@acme.example "
+    "--name 'Ada Lovelace' --role admin"
+)
+
+
+class Failed(click.ClickException):
+    """The work failed: one line on stderr, exit code 1."""
+
+    exit_code = EXIT_FAILED
+
+
+class BadConfiguration(click.ClickException):
+    """The configuration is wrong: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors():
+        name = str(detail["loc"][0]).upper() if detail["loc"] else "configuration"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(message if name in message else f"{name}: {message}")
+    return "Invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(database_url: str | None) -> Settings:
+    """The settings from the environment, with `--database-url` over DATABASE_URL."""
+    try:
+        settings = get_settings() if database_url is None else Settings(database_url=database_url)
+    except ValidationError as error:
+        raise BadConfiguration(_one_line(_describe(error))) from None
+    if database_url is not None:
+        # The server (and its worker processes) reads the environment: make the override
+        # theirs too, and forget settings read before it.
+        os.environ["DATABASE_URL"] = settings.database_url
+        get_settings.cache_clear()
+    return settings
+
+
+# ---------------------------------------------------------------- running async work
+
+
+def _database_failure(error: Exception) -> Failed:
+    message = _one_line(str(error)) or type(error).__name__
+    lowered = message.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return Failed(
+            f"The database is not set up: run `contacts-server migrate` first ({message})."
+        )
+    return Failed(f"Database error: {message}")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """Run async work; expected failures become one clear line, never a traceback."""
+    from tortoise.exceptions import BaseORMException
+
+    try:
+        return asyncio.run(work)
+    except click.ClickException:
+        raise
+    except DomainError as error:
+        raise Failed(error.message) from None
+    except ValidationError as error:
+        raise BadConfiguration(_one_line(_describe(error))) from None
+    except BaseORMException as error:
+        raise _database_failure(error) from None
+    except OSError as error:
+        raise Failed(f"Cannot reach the database: {_one_line(str(error))}") from None
+    except Exception as error:
+        detail = _one_line(str(error))
+        raise Failed(
+            f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+        ) from None
+
+
+async def connected(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
+    """`work` with the database connected, and the connections closed afterwards."""
+    from server import db
+
+    try:
+        await db.connect(database_url)
+        return await work()
+    finally:
+        await db.disconnect()
+
+
+async def apply_migrations(database_url: str) -> list[str]:
+    """Apply pending migrations; returns the ones applied."""
+    from server import db
+
+    return await db.migrate(database_url)
+
+
+def echo_migrations(applied: list[str]) -> None:
+    if applied:
+        click.echo(f"Applied {len(applied)} migration(s): {', '.join(applied)}.")
+    else:
+        click.echo("The database is up to date: no migration to apply.")
+
+
+# ---------------------------------------------------------------- commands
+
+
+class _Commands(click.Group):
+    """Click's group, with anything unexpected as one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            detail = _one_line(str(error))
+            raise Failed(
+                f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+            ) from None
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Example: contacts-server --database-url sqlite://./data/contacts.sqlite3 serve --demo",
+)
+@click.option(
+    "--database-url",
+    metavar="URL",
+    default=None,
+    help="Overrides DATABASE_URL (sqlite://PATH or postgres://USER:PASSWORD@HOST/DB).",
+)
+@click.version_option(package_name="contacts-server")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """contacts-server: a GraphQL API for a CRM's address book.
+
+    Configuration comes from the environment and a .env file: DATABASE_URL,
+    ENVIRONMENT, CORS_ORIGINS, MAX_SELECTION, MAX_UPLOAD_MB, LOG_LEVEL.
+    """
+    ctx.obj = database_url
+
+
+@main.command(epilog="Example: contacts-server serve --host 0.0.0.0 --port 8000 --workers 4")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Fill an empty database with a demo workspace and print an ADMIN token.",
+)
+@click.pass_obj
+def serve(database_url: str | None, host: str, port: int, workers: int, demo: bool) -> None:
+    """Apply pending migrations, then serve the API (POST/GET /graphql, /healthz, /readyz)."""
+    settings = load_settings(database_url)
+    url = settings.database_url
+    address = f"http://{f'[{host}]' if ':' in host else host}:{port}/graphql"
+
+    async def prepare() -> None:
+        echo_migrations(await apply_migrations(url))
+        if demo:
+            await connected(url, lambda: _demo(settings, address))
+
+    run(prepare())
+
+    import uvicorn
+
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+async def _demo(settings: Settings, address: str) -> None:
+    from server.auth import issue_token
+    from server.demo import DEMO_ADMIN_EMAIL, DEMO_WORKSPACE, fill_demo
+    from server.models import Contact, User, Workspace
+
+    where = "Playground" if settings.playground_enabled else "GraphQL endpoint"
+    if not await Workspace.exists():
+        token = await fill_demo(DEMO_WORKSPACE)
+        contacts = await Contact.filter(workspace__name=DEMO_WORKSPACE).count()
+        click.echo(f"Created the demo workspace '{DEMO_WORKSPACE}' with {contacts} contacts.")
+    else:
+        admin = await User.get_or_none(
+            workspace__name=DEMO_WORKSPACE, email=DEMO_ADMIN_EMAIL, role=Role.ADMIN
+        )
+        if admin is None:
+            click.echo("The database has data already, so no demo data was added.")
+            click.echo(f"Get an API token with: {CREATE_USER_EXAMPLE}")
+            click.echo(f"{where}: {address}")
+            return
+        token = await issue_token(admin, name="demo")
+        click.echo(f"The demo workspace '{DEMO_WORKSPACE}' exists already: a new token for it.")
+    click.echo(f"{where}: {address}")
+    click.echo(f"ADMIN token for {DEMO_ADMIN_EMAIL}. {TOKEN_HINT}")
+    click.echo(token)
+
+
+@main.command(epilog="Example: contacts-server --database-url postgres://crm@localhost/crm migrate")
+@click.pass_obj
+def migrate(database_url: str | None) -> None:
+    """Apply pending database migrations and exit."""
+    settings = load_settings(database_url)
+    echo_migrations(run(apply_migrations(settings.database_url)))
+
+
+@main.command("create-user", epilog=f"Example: {CREATE_USER_EXAMPLE}")
+@click.option("--workspace", required=True, help="Workspace name; created if it is new.")
+@click.option("--email", required=True, help="The user's email address.")
+@click.option("--name", required=True, help="The user's name.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([role.value for role in Role], case_sensitive=False),
+    help="What the user may do.",
+)
+@click.pass_obj
+def create_user(database_url: str | None, workspace: str, email: str, name: str, role: str) -> None:
+    """Create a user (and its workspace, if new) with an API token.
+
+    The token is printed alone on the last line; it is shown only this once.
+    """
+    settings = load_settings(database_url)
+
+    async def work() -> tuple[str, str]:
+        from server import auth
+        from server.models import Workspace
+
+        new_workspace = not await Workspace.exists(name=workspace.strip())
+        user, token = await auth.create_user(workspace, email, name, Role(role.lower()))
+        what = (
+            f"Created {user.role.value} {user.name} <{user.email}>"
+            f" in workspace '{workspace.strip()}'"
+        )
+        if new_workspace:
+            stages = ", ".join(label for label, _ in DEFAULT_STAGES)
+            what += f" (a new workspace, with the stages {stages})"
+        return what + ".", token
+
+    what, token = run(connected(settings.database_url, work))
+    click.echo(what)
+    click.echo(f"API token (shown only once). {TOKEN_HINT}")
+    click.echo(token)
+
+
+@main.command("export-schema", epilog="Example: contacts-server export-schema > schema.graphql")
+@click.pass_obj
+def export_schema(database_url: str | None) -> None:
+    """Print the GraphQL schema (SDL). Needs no database."""
+    load_settings(database_url)  # the schema package reads the settings when imported
+    try:
+        from schema import schema
+    except ValidationError as error:
+        raise BadConfiguration(_one_line(_describe(error))) from None
+    click.echo(schema.as_str())
+
+
+if __name__ == "__main__":
+    main(prog_name="contacts-server")

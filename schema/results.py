@@ -194,9 +194,9 @@ def violation_result(
 
 
 def blocker_result(
-    contact: Contact, violation: Violation
+    contact: Contact, violation: Violation, stage_name: str | None = None
 ) -> ArchiveBlockedByStage | ArchiveBlockedByAssignee:
-    result = violation_result(contact.id, violation, Action.ARCHIVE, contact)
+    result = violation_result(contact.id, violation, Action.ARCHIVE, contact, stage_name)
     assert isinstance(result, ArchiveBlockedByStage | ArchiveBlockedByAssignee)
     return result
 

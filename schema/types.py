@@ -237,12 +237,16 @@ class Contact(Node):
         from schema.results import blocker_result
 
         category: dict[int, StageCategory] = {}
+        stage_name = None
         if self.row.stage_id is not None:
             stage = await info.context.loaders.stage.load(self.row.stage_id)
             if stage is not None:
                 category[stage.id] = StageCategory(stage.category)
+                stage_name = stage.name
         facts = facts_of(self.row, category)
-        return [blocker_result(self, violation) for violation in archive_blockers(facts)]
+        return [
+            blocker_result(self, violation, stage_name) for violation in archive_blockers(facts)
+        ]
 
     @strawberry.field(
         description="The contact's history, newest first. Archiving keeps it; deleting removes it."

@@ -447,3 +447,24 @@ async def test_archive_blockers_are_empty_when_it_can_be_archived_or_is_archived
     data = await gql(CONTACT, {"id": gid(contact)}, as_=world.viewer)
 
     assert data["contact"]["archiveBlockers"] == []
+
+
+async def test_a_stage_blocker_names_the_workspaces_own_label_of_the_stage(
+    world: World, gql: GraphQL
+) -> None:
+    stage = world.stages[StageCategory.LEAD]
+    stage.name = "Warm"
+    await stage.save()
+    contact = await world.contact(stage=StageCategory.LEAD)
+    query = """mutation($ids: [ID!]) { archiveContacts(input: {selection: {ids: $ids}}) {
+      results { ... on ArchiveBlockedByStage { message } } } }"""
+    data = await gql(query, {"ids": [gid(contact)]}, as_=world.member)
+    message = data["archiveContacts"]["results"][0]["message"]
+    assert "'Warm'" in message
+    blockers = await gql(
+        "query($id: ID!) { contact(id: $id) { archiveBlockers { ... on ArchiveBlockedByStage "
+        "{ message } } } }",
+        {"id": gid(contact)},
+        as_=world.member,
+    )
+    assert blockers["contact"]["archiveBlockers"][0]["message"] == message

@@ -19,6 +19,7 @@ from schema.admin import AdminMutation, AdminQuery
 from schema.errors import ErrorCodes
 from schema.listing import Audience
 from schema.mutations import Mutation as ContactMutation
+from schema.operation_name import OperationName
 from schema.queries import Query as ContactQuery
 from schema.results import (
     ArchiveBlockedByAssignee,
@@ -41,6 +42,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Factories, so that every request gets fresh extension instances.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
+        OperationName,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

@@ -11,6 +11,7 @@ import strawberry
 
 from schema.context import Info
 from schema.types import Contact, Interaction, Stage, User
+from server.metrics import count_results
 from server.policy import Action, Violation, ViolationCode, violation_message
 from server.policy import ViolationCode as ViolationCodeEnum
 
@@ -213,6 +214,9 @@ class ArchiveContactsPayload:
     failed: int
     dry_run: bool
 
+    def __post_init__(self) -> None:
+        count_results("ArchiveContactsPayload", self.results)
+
 
 @strawberry.type
 class UnarchiveContactsPayload:
@@ -220,6 +224,9 @@ class UnarchiveContactsPayload:
     succeeded: int
     failed: int
     dry_run: bool
+
+    def __post_init__(self) -> None:
+        count_results("UnarchiveContactsPayload", self.results)
 
 
 @strawberry.type
@@ -229,6 +236,9 @@ class DeleteContactsPayload:
     failed: int
     dry_run: bool
 
+    def __post_init__(self) -> None:
+        count_results("DeleteContactsPayload", self.results)
+
 
 @strawberry.type
 class UpdateContactsPayload:
@@ -236,12 +246,18 @@ class UpdateContactsPayload:
     succeeded: int
     failed: int
 
+    def __post_init__(self) -> None:
+        count_results("UpdateContactsPayload", self.results)
+
 
 @strawberry.type
 class SendMessagePayload:
     results: list[SendMessageResult]
     succeeded: int
     failed: int
+
+    def __post_init__(self) -> None:
+        count_results("SendMessagePayload", self.results)
 
 
 @strawberry.type(description="One field of the input was rejected; nothing was written.")

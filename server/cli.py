@@ -215,6 +215,11 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # The app logs one JSON line per request itself (server.observability).
+        log_config=None,
+        access_log=False,
+        # On SIGTERM, requests in flight get this long to finish.
+        timeout_graceful_shutdown=30,
     )
 
 

@@ -46,3 +46,15 @@ lint: venv ## ruff check, ruff format --check, mypy
 	$(BIN)/mypy
 
 check: lint test ## lint + test (what CI runs)
+
+# ---------------------------------------------------------------- benchmarks
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_ARGS  ?=
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+.PHONY: bench
+bench: $(BENCH_STAMP) ## Benchmarks vs raw SQL and PostGraphile, SQLite and PostgreSQL (BENCH_ARGS=--quick)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

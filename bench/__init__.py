@@ -1,0 +1,1 @@
+"""Benchmarks of contacts-server against raw-SQL and PostGraphile baselines (see README.md)."""

@@ -220,7 +220,10 @@ def criteria_from(value: ContactFilter | None) -> Criteria | None:
         status=value.status,
         search=value.search,
         stage_ids=decode_ids(value.stage_ids, "Stage", "stage"),
-        stage_categories=tuple(value.stage_categories) if value.stage_categories else None,
+        # An empty list matches nothing, as for the ID lists (never "everything").
+        stage_categories=(
+            tuple(value.stage_categories) if value.stage_categories is not None else None
+        ),
         no_stage=value.no_stage,
         tag_ids=decode_ids(value.tag_ids, "Tag", "tag"),
         bucket_ids=decode_ids(value.bucket_ids, "Bucket", "bucket"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 
@@ -38,4 +39,9 @@ def search_text(
     full_name = " ".join(p for p in (first_name, last_name) if p)
     if full_name:
         parts.append(full_name)
-    return "\n".join(p.lower() for p in parts if p)
+    return "\n".join(fold(p) for p in parts if p)
+
+
+def fold(text: str) -> str:
+    """The form search compares: composed Unicode (é typed as e + accent is é), lower case."""
+    return unicodedata.normalize("NFC", text).lower()

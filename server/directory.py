@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
+from server.contact_text import fold
 from server.db import values_of
 from server.errors import BadUserInput
 from server.models import Contact, ContactBucket, ContactTag, SavedAudience, Stage
@@ -157,7 +158,7 @@ def requirement_q(workspace_id: int, requirement: Requirement) -> Q:
 
 def _search_q(term: str) -> Q:
     # No stored text holds NUL (PostgreSQL cannot store it), and as a parameter it would fail.
-    lowered = term.replace("\x00", "").strip().lower()
+    lowered = fold(term.replace("\x00", "").strip())
     condition = Q(search_text__contains=lowered)
     digits = "".join(ch for ch in lowered if ch.isdigit())
     if len(digits) >= 3 and all(ch.isdigit() or ch in " +-()." for ch in lowered):

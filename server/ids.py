@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 
+# Keys are 32-bit integer columns; a larger number names no row (and must not reach the SQL).
+MAX_KEY = 2**31 - 1
+
 
 def encode(type_name: str, key: int | str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
@@ -31,9 +34,11 @@ def decode(global_id: str, type_name: str) -> int | None:
     if decoded is None or decoded[0] != type_name:
         return None
     key = decoded[1]
-    if not key.isascii() or not key.isdigit() or len(key) > 18:
+    if not key.isascii() or not key.isdigit() or len(key) > 10:
         return None
     pk = int(key)
+    if pk > MAX_KEY:
+        return None
     # Only the one canonical spelling names a row: base64 decoding skips stray characters
     # and int() accepts leading zeros, so two strings could otherwise mean one contact.
     return pk if encode(type_name, pk) == global_id else None

@@ -150,3 +150,28 @@ async def test_a_cursor_from_another_order_is_refused(world: World, gql: GraphQL
     assert code == "BAD_USER_INPUT"
     code, _, _ = await gql.error(PAGE, {"first": 1, "after": "garbage"}, as_=world.member)
     assert code == "BAD_USER_INPUT"
+
+
+async def test_a_decomposed_accent_finds_the_composed_one(world: World, gql: GraphQL) -> None:
+    await world.contact("Émile", "Zola")
+    decomposed = "E\u0301mile"
+    data = await gql(PAGE, {"filter": {"search": decomposed}}, as_=world.member)
+    assert names(data) == ["Émile Zola"]
+
+
+async def test_an_empty_category_list_matches_nothing(world: World, gql: GraphQL) -> None:
+    await world.contact("Abe", "A", stage=StageCategory.LEAD)
+    data = await gql(PAGE, {"filter": {"stageCategories": []}}, as_=world.member)
+    assert names(data) == []
+
+
+async def test_an_id_beyond_the_key_range_is_simply_not_found(world: World, gql: GraphQL) -> None:
+    from server import ids
+
+    huge = ids.encode("Contact", 2**31)
+    data = await gql("query($id: ID!) { contact(id: $id) { id } }", {"id": huge}, as_=world.member)
+    assert data["contact"] is None
+    query = """mutation($ids: [ID!]) { archiveContacts(input: {selection: {ids: $ids}}) {
+      results { __typename } } }"""
+    data = await gql(query, {"ids": [huge]}, as_=world.member)
+    assert data["archiveContacts"]["results"] == [{"__typename": "ContactNotFound"}]

@@ -308,5 +308,149 @@ def export_schema(database_url: str | None) -> None:
     click.echo(schema.as_str())
 
 
+# ---------------------------------------------------------------- revoke-token, stats
+
+REVOKE_EXAMPLE = 'contacts-server revoke-token "$TOKEN"'
+STATS_EXAMPLE = "contacts-server stats --workspace Demo   (or --json for scripts)"
+
+
+@main.command("revoke-token", epilog=f"Example: {REVOKE_EXAMPLE}")
+@click.argument("token")
+@click.pass_obj
+def revoke_token(database_url: str | None, token: str) -> None:
+    """Revoke the API token TOKEN; with '-', the token is read from standard input.
+
+    Reading it from standard input keeps it out of the process list and the shell's
+    history: printf '%s' "$TOKEN" | contacts-server revoke-token -
+
+    Only the token's SHA-256 hash is looked up, as the server stores no token itself.
+    Exit code 0: the token no longer authenticates (revoked now, or revoked before, as the
+    message says). Exit code 1: no token matches, so whichever token was meant still works.
+    """
+    import sys
+
+    settings = load_settings(database_url)
+    from_stdin = token == "-"  # noqa: S105 (the argument that means standard input)
+    value = (sys.stdin.read() if from_stdin else token).strip()
+    if not value:
+        raise click.UsageError("No token given.")
+
+    async def work() -> str:
+        from server.auth import hash_token
+        from server.models import ApiToken
+        from server.tokens import revoke_by_value
+
+        token_hash = hash_token(value)
+        revoked_now = await revoke_by_value(token_hash)
+        row = (
+            await ApiToken.filter(token_hash=token_hash)
+            .select_related("user", "user__workspace")
+            .first()
+        )
+        if row is None:
+            raise Failed(
+                "No API token matches the one given (check for a typo): nothing was revoked."
+            )
+        whose = (
+            f"the API token '{row.name}' of {row.user.email} "
+            f"in workspace '{row.user.workspace.name}'"
+        )
+        if revoked_now:
+            return f"Revoked {whose}."
+        when = row.revoked_at.strftime("%Y-%m-%d %H:%M UTC") if row.revoked_at else "before"
+        return f"Nothing to do: {whose} was revoked already ({when})."
+
+    click.echo(run(connected(settings.database_url, work)))
+
+
+@main.command(epilog=f"Example: {STATS_EXAMPLE}")
+@click.option("--workspace", required=True, help="The workspace's name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as one JSON object.")
+@click.pass_obj
+def stats(database_url: str | None, workspace: str, as_json: bool) -> None:
+    """Count a workspace's contacts per status and per stage.
+
+    Stages are listed in the workspace's order, by their label and category, with the
+    contacts that have no stage last. Exit code 1 when there is no such workspace.
+    """
+    from server.policy import ContactStatus, StageCategory
+
+    settings = load_settings(database_url)
+
+    async def work() -> tuple[str, list[tuple[str, str | None, dict[str, int]]]]:
+        from tortoise.functions import Count
+
+        from server.models import Contact, Stage, Workspace
+
+        name = workspace.strip()
+        found = await Workspace.get_or_none(name=name)
+        if found is None:
+            known = await Workspace.all().order_by("name").limit(11).values_list("name", flat=True)
+            listed = ", ".join(f"'{n}'" for n in known[:10]) + (", …" if len(known) > 10 else "")
+            raise Failed(
+                f"No workspace is called '{name}'"
+                + (f" (there are: {listed})." if known else " (there are none yet).")
+            )
+        rows = (
+            await Contact.filter(workspace_id=found.id)
+            .annotate(count=Count("id"))
+            .group_by("status", "stage_id")
+            .values("status", "stage_id", "count")
+        )
+        counts: dict[int | None, dict[str, int]] = {}
+        for row in rows:
+            status = str(ContactStatus(row["status"]).value)
+            per_status = counts.setdefault(row["stage_id"], {})
+            per_status[status] = per_status.get(status, 0) + int(row["count"])
+        stages = await Stage.filter(workspace_id=found.id).order_by("position", "id")
+        table: list[tuple[str, str | None, dict[str, int]]] = [
+            (stage.name, StageCategory(stage.category).name, counts.get(stage.id, {}))
+            for stage in stages
+        ]
+        table.append(("(no stage)", None, counts.get(None, {})))
+        return found.name, table
+
+    name, table = run(connected(settings.database_url, work))
+    statuses = [status.value for status in ContactStatus]
+    totals = {status: sum(row.get(status, 0) for _, _, row in table) for status in statuses}
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "workspace": name,
+                    "total": sum(totals.values()),
+                    "byStatus": totals,
+                    "byStage": [
+                        {
+                            "stage": label,
+                            "category": category,
+                            **{status: row.get(status, 0) for status in statuses},
+                            "total": sum(row.values()),
+                        }
+                        for label, category, row in table
+                    ],
+                }
+            )
+        )
+        return
+
+    click.echo(f"Workspace '{name}': {sum(totals.values())} contacts")
+    click.echo()
+    labels = [f"{label} ({category})" if category else label for label, category, _ in table]
+    width = max(len("Stage"), *(len(label) for label in labels))
+    columns = [status.title() for status in statuses] + ["Total"]
+    header = "Stage".ljust(width) + "".join(f"  {column:>8}" for column in columns)
+    click.echo(header)
+    click.echo("-" * len(header))
+    for label, (_, _, row) in zip(labels, table, strict=True):
+        cells = [row.get(status, 0) for status in statuses] + [sum(row.values())]
+        click.echo(label.ljust(width) + "".join(f"  {cell:>8}" for cell in cells))
+    click.echo("-" * len(header))
+    cells = [totals[status] for status in statuses] + [sum(totals.values())]
+    click.echo("Total".ljust(width) + "".join(f"  {cell:>8}" for cell in cells))
+
+
 if __name__ == "__main__":
     main(prog_name="contacts-server")

@@ -45,6 +45,17 @@ lint: venv ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The playground's browser test (tests/test_playground_browser.py) needs Debian's Chromium,
+# node and npm, and playground/node_modules; CI runs this before `make check`.
+.PHONY: browser-deps
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps: ## Chromium, node and the playground's npm packages (for its browser test)
+	@if ! test -x /usr/bin/chromium || ! command -v npm >/dev/null; then \
+		$(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium nodejs npm; \
+	fi
+	npm ci --prefix playground --no-audit --no-fund
+
 check: lint test ## lint + test (what CI runs)
 
 # ---------------------------------------------------------------- benchmarks

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -38,6 +38,12 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+# Where Strawberry's GraphiQL page loads React, GraphiQL and its plugin from; the setting
+# GRAPHIQL_ASSETS_URL replaces it with a self-hosted mirror of the same PACKAGE@VERSION/PATH
+# files (the page's integrity hashes still check them).
+GRAPHIQL_CDN = "https://unpkg.com/"
+
+
 class GraphQLApp(GraphQL[Any, None]):
     """Strawberry's ASGI app, with the viewer and a fresh set of loaders in the context."""
 
@@ -51,6 +57,12 @@ class GraphQLApp(GraphQL[Any, None]):
             multipart_uploads_enabled=True,
         )
         self.settings = settings
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        html = self.graphql_ide_html
+        if self.settings.graphiql_assets_url:
+            html = html.replace(GRAPHIQL_CDN, self.settings.graphiql_assets_url)
+        return HTMLResponse(html)
 
     async def get_context(self, request: Any, response: Any) -> Any:
         from schema.context import Context

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)  # per token; 0 turns it off
     rate_limit_burst: int = Field(default=100, ge=1)
     playground: bool | None = None
+    # Where the playground page loads React and GraphiQL from, instead of the public CDN
+    # (offline deployments): a prefix under which PACKAGE@VERSION/PATH is served, as on the CDN.
+    graphiql_assets_url: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -52,6 +55,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
+
+    @field_validator("graphiql_assets_url")
+    @classmethod
+    def _assets_prefix(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError("GRAPHIQL_ASSETS_URL must start with http://, https:// or /")
+        return value.rstrip("/") + "/"
 
     @field_validator("log_level")
     @classmethod

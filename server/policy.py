@@ -228,3 +228,83 @@ def decide(
 ) -> list[Violation | None]:
     """`check` for a whole selection, in its order (None ids are not-found)."""
     return [check(action, facts_by_id.get(i) if i is not None else None) for i in ids]
+
+
+# ---------------------------------------------------------------- sources
+
+
+class Origin(StrEnum):
+    """Who brings a contact in: an automatic source, or a person's explicit act."""
+
+    SYNC = "sync"  # syncContacts: a phone's or a mailbox's address book
+    INTERACTION = "interaction"  # logInteraction: someone the user talked to
+    MANUAL = "manual"  # createContact
+    CSV = "csv"  # importContactsCsv and `contacts-server import`
+
+
+class Incoming(Enum):
+    """What a source does with one incoming contact."""
+
+    CREATE = "create"  # no match: a new contact (also one that had been deleted)
+    UPDATE = "update"  # a match takes the incoming data and keeps its status
+    SKIP = "skip"  # nothing at all: a deletion with preventResync covers it
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRule:
+    """One row of the contract's sources table."""
+
+    # A person's explicit act; else an automatic source.
+    explicit: bool
+    # Looks for an existing contact (source ID, emails, phones) before creating one.
+    matches: bool
+    # Whether a matched archived contact becomes active: no source does that.
+    unarchives: bool = False
+
+
+SOURCE_RULES: dict[Origin, SourceRule] = {
+    Origin.SYNC: SourceRule(explicit=False, matches=True),
+    Origin.INTERACTION: SourceRule(explicit=False, matches=True),
+    Origin.MANUAL: SourceRule(explicit=True, matches=False),
+    Origin.CSV: SourceRule(explicit=True, matches=True),
+}
+
+# The source kinds syncContacts takes; CSV files come through the import.
+SYNC_SOURCES = frozenset({SourceKind.PHONE, SourceKind.EMAIL})
+
+
+def source_is_automatic(origin: Origin) -> bool:
+    return not SOURCE_RULES[origin].explicit
+
+
+def source_may_recreate(origin: Origin, suppressed: bool) -> bool:
+    """May this source create a contact that is gone (deleted, or deleted with preventResync)?
+
+    A deleted contact comes back from any source; a suppressed one only by a person's act.
+    """
+    return not suppressed or SOURCE_RULES[origin].explicit
+
+
+def source_lifts_suppression(origin: Origin) -> bool:
+    """A person's explicit act brings a suppressed contact back and forgets its suppression."""
+    return SOURCE_RULES[origin].explicit
+
+
+def status_after_match(origin: Origin, status: ContactStatus) -> ContactStatus:
+    """A matched contact's status afterwards: unchanged, so an archived one stays archived."""
+    if status is ContactStatus.ARCHIVED and SOURCE_RULES[origin].unarchives:
+        return ContactStatus.ACTIVE
+    return status
+
+
+def incoming_decision(origin: Origin, match: ContactStatus | None, suppressed: bool) -> Incoming:
+    """What `origin` does with one incoming contact.
+
+    `match` is the status of the existing contact it matches (None: no match, e.g. because
+    the contact was deleted); `suppressed` says whether any of its emails, phones or its
+    source ID is covered by a deletion with preventResync. A match is updated whatever its
+    status, and keeps it; suppression only keeps automatic sources from creating a contact.
+    """
+    if match is not None and SOURCE_RULES[origin].matches:
+        return Incoming.UPDATE
+    return Incoming.CREATE if source_may_recreate(origin, suppressed) else Incoming.SKIP

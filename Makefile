@@ -8,7 +8,7 @@ STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve test test-sqlite test-postgres lint check
+.PHONY: help venv serve test test-sqlite test-postgres lint audit check
 
 help: ## List the targets
 	@echo "Targets:"
@@ -56,7 +56,10 @@ browser-deps: ## Chromium, node and the playground's npm packages (for its brows
 	fi
 	npm ci --prefix playground --no-audit --no-fund
 
-check: lint test ## lint + test (what CI runs)
+audit: venv ## GraphQL over HTTP: graphql-http's server audits against a real server (node)
+	BIN=$(abspath $(BIN)) bash audit/run.sh
+
+check: lint audit test ## lint + audit + test (what CI runs)
 
 # ---------------------------------------------------------------- benchmarks
 BENCH_STAMP := $(VENV)/.bench-installed

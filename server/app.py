@@ -7,6 +7,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -14,7 +15,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from server import db
 from server.auth import Viewer, authenticate
@@ -36,6 +41,90 @@ def _bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+# ---------------------------------------------------------------- GraphQL over HTTP
+#
+# Responses are `application/graphql-response+json` when the client asks for it, else
+# `application/json` (also for `*/*` and no Accept header at all, as the GraphQL over HTTP
+# spec says for legacy clients). A request error (the document does not parse or validate,
+# variables do not coerce: no execution, so no `data` entry) is 400 with the former and 200
+# with the latter; an Accept header that allows neither is 406; a mutation over GET is 405.
+# Batching stays off (Strawberry's default): a JSON array is 400.
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+
+_HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def negotiate_media_type(accept: str | None) -> str | None:
+    """The response's media type for an Accept header; None when it allows neither of ours."""
+    if accept is None or not accept.strip():
+        return APPLICATION_JSON
+    # For each of our types: the q of the most specific range that matches it (RFC 9110).
+    quality = {GRAPHQL_RESPONSE_JSON: (-1, 0.0), APPLICATION_JSON: (-1, 0.0)}
+    for part in accept.split(","):
+        media_range, *parameters = (piece.strip() for piece in part.split(";"))
+        media_range = media_range.lower()
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        for media_type, (specificity, _) in quality.items():
+            if media_range == media_type:
+                match = 2
+            elif media_range == "application/*":
+                match = 1
+            elif media_range == "*/*":
+                match = 0
+            else:
+                continue
+            if match > specificity:
+                quality[media_type] = (match, q)
+    response_specificity, response_q = quality[GRAPHQL_RESPONSE_JSON]
+    _, json_q = quality[APPLICATION_JSON]
+    if response_q <= 0 and json_q <= 0:
+        return None
+    # On a tie, only a client that names the new type gets it; `*/*` means legacy JSON.
+    if response_q > json_q or (response_q == json_q and response_specificity == 2):
+        return GRAPHQL_RESPONSE_JSON
+    return APPLICATION_JSON
+
+
+class _HTTPError(HTTPException):
+    def __init__(self, status_code: int, reason: str, headers: dict[str, str]) -> None:
+        super().__init__(status_code, reason)
+        self.headers = headers
+
+
+def _http_error(error: HTTPException, accept: str | None) -> JSONResponse:
+    """Strawberry's protocol errors (plain text there) as JSON errors with a code."""
+    code = _HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+    headers = dict(getattr(error, "headers", {}))
+    if error.status_code == 405:
+        headers.setdefault("Allow", "GET, POST")
+    return JSONResponse(
+        {"errors": [{"message": error.reason, "extensions": {"code": code}}]},
+        status_code=error.status_code,
+        headers=headers,
+        media_type=negotiate_media_type(accept) or APPLICATION_JSON,
+    )
+
+
+def _is_request_error(response_data: GraphQLHTTPResponse) -> bool:
+    return "data" not in response_data and bool(response_data.get("errors"))
 
 
 # Where Strawberry's GraphiQL page loads React, GraphiQL and its plugin from; the setting
@@ -80,6 +169,100 @@ class GraphQLApp(GraphQL[Any, None]):
             settings=self.settings,
             loaders=Loaders(viewer.workspace_id),
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = _http_error(error, request.headers.get("accept"))
+            await response(scope, receive, send)
+        finally:
+            # Closes a multipart request's uploads, which Strawberry parses but never closes
+            # (a resolver that reads its file may close it too; one that does not, or a
+            # document that never reaches one, would leave a temporary file open).
+            await request.close()
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # Remembered here: create_response() sees only the sub-response, not the request.
+        sub_response.media_type = (
+            negotiate_media_type(request.headers.get("accept")) or APPLICATION_JSON
+        )
+        return sub_response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # After the IDE page (text/html) has had its chance, so only GraphQL requests get here.
+        if negotiate_media_type(request.headers.get("accept")) is None:
+            raise HTTPException(
+                406, f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON} to query this API."
+            )
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Any,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as error:
+            if request_adapter.method == "GET" and isinstance(
+                error.__cause__, InvalidOperationTypeError
+            ):
+                raise _HTTPError(
+                    405, "Mutations are only accepted over POST.", {"Allow": "POST"}
+                ) from error
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response_data = await super().process_result(request, result)
+        # Nothing ran (parse, validation or variable errors carry no path): no `data` entry.
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            response_data.pop("data", None)
+        return response_data
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or APPLICATION_JSON
+        response.headers["content-type"] = media_type
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and not sub_response.status_code
+            and isinstance(response_data, dict)
+            and _is_request_error(response_data)
+        ):
+            errors = response_data.get("errors") or []
+            internal = any(
+                isinstance(error, dict)
+                and (error.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"
+                for error in errors
+            )
+            response.status_code = 500 if internal else 400
+        return response
 
 
 def _rate_limited(retry_after: float) -> JSONResponse:

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.file_uploads import Upload
 
+from schema import sources
 from schema.context import Info
 from schema.inputs import (
     ArchiveContactsInput,
@@ -58,7 +59,6 @@ from schema.types import Bucket, Contact, Interaction, Stage
 from server import editing, lifecycle
 from server.directory import Criteria, Target, distinct_targets
 from server.editing import InvalidInput
-from server.errors import BadUserInput
 from server.lifecycle import BulkOutcome, Outcome
 from server.policy import Action, MessageChannel
 
@@ -331,21 +331,21 @@ class Mutation:
         ),
     )
     async def sync_contacts(self, info: Info, input: SyncContactsInput) -> ImportReport:
-        raise BadUserInput("Sync is not available on this server yet.")
+        return await sources.sync_contacts(info, input)
 
     @strawberry.mutation(
-        permission_classes=WRITE,
+        permission_classes=sources.UPLOAD_WRITE,
         description=(
             "Upload a CSV file (GraphQL multipart request). "
             "Brings back deleted contacts and lifts their suppression."
         ),
     )
     async def import_contacts_csv(self, info: Info, file: Upload) -> ImportReport:
-        raise BadUserInput("CSV import is not available on this server yet.")
+        return await sources.import_contacts_csv(info, file)
 
     @strawberry.mutation(permission_classes=WRITE)
     async def log_interaction(self, info: Info, input: LogInteractionInput) -> LogInteractionResult:
-        raise BadUserInput("Logging interactions is not available on this server yet.")
+        return await sources.log_interaction(info, input)
 
     @strawberry.mutation(permission_classes=WRITE)
     async def save_audience(self, info: Info, input: SaveAudienceInput) -> Audience:

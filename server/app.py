@@ -23,8 +23,10 @@ from strawberry.types import ExecutionResult
 
 from server import db
 from server.auth import Viewer, authenticate
+from server.metrics import exposition
+from server.observability import RequestLog, configure_logging
 from server.ratelimit import RateLimiter
-from server.settings import Settings, get_settings
+from server.settings import Environment, Settings, get_settings
 
 
 def _unauthenticated(message: str) -> JSONResponse:
@@ -325,6 +327,10 @@ class AuthenticatedGraphQL:
         )
 
 
+async def metrics(request: Request) -> Response:
+    return Response(exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -350,7 +356,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         finally:
             await db.disconnect()
 
-    middleware = []
+    if settings.environment is not Environment.TEST:
+        configure_logging(settings.log_level)
+    middleware = [Middleware(RequestLog)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -367,6 +375,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.editing import FieldError, InvalidInput, derived_columns
+from server.editing import CONTROL_MESSAGE, FieldError, InvalidInput, derived_columns, has_control
 from server.models import Contact, Direction, Interaction, InteractionKind, Suppression, Workspace
 from server.normalize import InvalidValue, normalize_email, normalize_phone
 from server.policy import ContactStatus, Incoming, Origin, SourceKind, incoming_decision
@@ -46,11 +46,15 @@ def _addresses(
     clean_email = clean_phone = None
     if email is not None and email.strip():
         try:
+            if has_control(email):
+                raise InvalidValue(CONTROL_MESSAGE)
             clean_email = normalize_email(email)
         except InvalidValue as error:
             errors.append(FieldError("email", str(error)))
     if phone is not None and phone.strip():
         try:
+            if has_control(phone):
+                raise InvalidValue(CONTROL_MESSAGE)
             clean_phone = normalize_phone(phone, workspace.phone_region)
         except InvalidValue as error:
             errors.append(FieldError("phone", str(error)))
@@ -93,8 +97,19 @@ async def log_interaction(
     subject = subject.strip() or None if subject is not None else None
     if subject is not None and len(subject) > MAX_SUBJECT:
         raise InvalidInput([FieldError("subject", f"At most {MAX_SUBJECT} characters.")])
-    if occurred_at.tzinfo is None:
-        occurred_at = occurred_at.replace(tzinfo=UTC)
+    if subject is not None and has_control(subject):
+        raise InvalidInput([FieldError("subject", CONTROL_MESSAGE)])
+    try:
+        # Stored in UTC; a moment near year 1 or 9999 in a far time zone has none.
+        occurred_at = (
+            occurred_at.replace(tzinfo=UTC)
+            if occurred_at.tzinfo is None
+            else occurred_at.astimezone(UTC)
+        )
+    except OverflowError:
+        raise InvalidInput(
+            [FieldError("occurredAt", "The date is out of range (years 1 to 9999, in UTC).")]
+        ) from None
     emails = [clean_email] if clean_email else []
     phones = [clean_phone] if clean_phone else []
     async with in_transaction():

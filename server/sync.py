@@ -20,7 +20,15 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.editing import FieldError, InvalidInput, derived_columns, ensure_tags, validated_fields
+from server.editing import (
+    CONTROL_MESSAGE,
+    FieldError,
+    InvalidInput,
+    derived_columns,
+    ensure_tags,
+    has_control,
+    validated_fields,
+)
 from server.errors import BadUserInput
 from server.models import Contact, ContactTag, Suppression, Workspace
 from server.policy import (
@@ -691,18 +699,24 @@ async def sync_contacts(
     account = " ".join(account.split())
     if not account or len(account) > MAX_SOURCE_TEXT:
         raise BadUserInput(f"sourceAccount has 1 to {MAX_SOURCE_TEXT} characters.")
+    if has_control(account):
+        raise BadUserInput(f"sourceAccount: {CONTROL_MESSAGE}")
     workspace = await Workspace.get(id=workspace_id)
     result = ImportResult()
     valid: list[IncomingContact] = []
     for position, item in enumerate(contacts, start=1):
         external_id = str(item.get("external_id") or "").strip()
-        if not external_id or len(external_id) > MAX_SOURCE_TEXT:
-            message = (
-                "The contact's ID in the source cannot be empty."
-                if not external_id
-                else f"At most {MAX_SOURCE_TEXT} characters."
-            )
-            result.row_errors.append(RowError(position, [FieldError("externalId", message)]))
+        problem = (
+            "The contact's ID in the source cannot be empty."
+            if not external_id
+            else f"At most {MAX_SOURCE_TEXT} characters."
+            if len(external_id) > MAX_SOURCE_TEXT
+            else CONTROL_MESSAGE
+            if has_control(external_id)
+            else None
+        )
+        if problem is not None:
+            result.row_errors.append(RowError(position, [FieldError("externalId", problem)]))
             continue
         given = {key: item.get(key) for key in (*TEXT_COLUMNS, "emails", "phones")}
         checked = await validate_row(workspace, position, given, external_id=external_id)

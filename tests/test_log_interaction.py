@@ -177,3 +177,31 @@ async def test_a_viewer_may_not_log_interactions(gql: GraphQL, world: World) -> 
     )
     assert code == "FORBIDDEN"
     assert await Contact.filter(workspace_id=world.workspace.id).count() == 0
+
+
+async def test_control_characters_and_dates_without_a_utc_moment_are_invalid_input(
+    gql: GraphQL, world: World
+) -> None:
+    cases = [
+        ({"email": "ada\x00@example.com"}, ["email"]),
+        ({"phone": "+1 202 555 0100\x00"}, ["phone"]),
+        ({"email": "ada@example.com", "subject": "Hi\x00"}, ["subject"]),
+        # Year 1 in a time zone ahead of UTC has no moment in UTC.
+        ({"email": "ada@example.com", "occurredAt": "0001-01-01T00:00:00+14:00"}, ["occurredAt"]),
+    ]
+    for given, fields in cases:
+        result = await log(gql, world.member, **given)
+        assert result["__typename"] == "InvalidContactInput", given
+        assert [e["field"] for e in result["errors"]] == fields, given
+    assert await Interaction.filter(workspace_id=world.workspace.id).count() == 0
+
+
+async def test_a_time_in_another_zone_is_stored_as_the_same_moment(
+    gql: GraphQL, world: World
+) -> None:
+    result = await log(
+        gql, world.member, email="ada@example.com", occurredAt="2026-03-01T12:30:00+02:00"
+    )
+    assert result["__typename"] == "InteractionLogged"
+    row = await Interaction.get(workspace_id=world.workspace.id)
+    assert row.occurred_at.isoformat() == WHEN

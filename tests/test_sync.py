@@ -394,16 +394,18 @@ async def test_bad_rows_are_reported_by_position_and_the_others_land(
             person("5", firstName="Grace", phones=["12"]),
             person("6", lastName="Hopper", emails=["grace@navy.example.com"]),
             person("7", firstName="x" * 201),
+            person("8\x00", firstName="NUL in the ID"),
         ],
     )
     assert counts(report) == expect(created=2)
     errors = {e["row"]: e["errors"] for e in report["rowErrors"]}
-    assert sorted(errors) == [2, 3, 4, 5, 7]
+    assert sorted(errors) == [2, 3, 4, 5, 7, 8]
     assert [e["field"] for e in errors[2]] == ["emails[0]"]
     assert [e["field"] for e in errors[3]] == ["externalId"]
     assert [e["field"] for e in errors[4]] == ["firstName"]
     assert [e["field"] for e in errors[5]] == ["phones[0]"]
     assert [e["field"] for e in errors[7]] == ["firstName"]
+    assert [e["field"] for e in errors[8]] == ["externalId"]
     assert all(e["message"] for row in errors.values() for e in row)
     names = set(
         await Contact.filter(workspace_id=world.workspace.id).values_list("first_name", "last_name")
@@ -434,6 +436,7 @@ async def test_more_than_5000_contacts_is_bad_user_input_and_changes_nothing(
         ("CSV", "x", "importContactsCsv"),
         ("PHONE", "   ", "sourceAccount"),
         ("EMAIL", "a" * 201, "sourceAccount"),
+        ("EMAIL", "phone\x00", "sourceAccount"),
     ],
 )
 async def test_a_csv_source_or_a_bad_account_is_bad_user_input(

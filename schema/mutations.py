@@ -55,6 +55,7 @@ from schema.results import (
     violation_result,
 )
 from schema.selection import resolve_selection
+from schema.sources import SuppressionLifted
 from schema.types import Bucket, Contact, Interaction, Stage
 from server import editing, lifecycle
 from server.directory import Criteria, Target, distinct_targets
@@ -370,3 +371,15 @@ class Mutation:
         stage_id = decode_id(id, "Stage", "stage")
         row = await editing.rename_stage(info.context.viewer.workspace_id, stage_id, name)
         return Stage.from_model(row)
+
+    @strawberry.mutation(
+        permission_classes=ADMIN,
+        description=(
+            "Lift the suppression of an email address or a phone number (give one), so that "
+            "sync and logged interactions may create its contact again. ADMIN only."
+        ),
+    )
+    async def lift_suppression(
+        self, info: Info, email: str | None = None, phone: str | None = None
+    ) -> SuppressionLifted:
+        return await sources.lift_suppression(info, email, phone)

@@ -7,6 +7,8 @@ import strawberry
 from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder
 from schema.listing import Audience, ContactConnection, contact_connection
+from schema.permissions import ADMIN
+from schema.sources import SuppressionSummary, is_suppressed, suppression_summary
 from schema.types import Bucket, Contact, Node, Stage, Tag, User, Workspace
 from server import ids
 from server import models as m
@@ -122,3 +124,22 @@ class Query:
             "name", "id"
         )
         return [User.from_model(row) for row in rows]
+
+    @strawberry.field(
+        permission_classes=ADMIN,
+        description=(
+            "How many emails, phones and source IDs deletions with preventResync suppress, "
+            "and since when; never the addresses. ADMIN only."
+        ),
+    )
+    async def suppressions(self, info: Info) -> SuppressionSummary:
+        return await suppression_summary(info)
+
+    @strawberry.field(
+        permission_classes=ADMIN,
+        description="Whether this email address or phone number (give one) is suppressed.",
+    )
+    async def is_suppressed(
+        self, info: Info, email: str | None = None, phone: str | None = None
+    ) -> bool:
+        return await is_suppressed(info, email, phone)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
+import strawberry
 from strawberry.permission import BasePermission
 
 from schema.context import Info
@@ -19,7 +22,7 @@ from schema.results import (
     LogInteractionResult,
 )
 from schema.types import Contact, Interaction
-from server import csv_import, interactions, sync
+from server import csv_import, interactions, suppression_admin, sync
 from server.csv_import import MB
 from server.editing import InvalidInput
 from server.errors import BadUserInput
@@ -118,3 +121,65 @@ async def log_interaction(info: Info, input: LogInteractionInput) -> LogInteract
         contact=Contact.from_model(outcome.contact),
         contact_created=outcome.contact_created,
     )
+
+
+# ---------------------------------------------------------------- suppressions (ADMIN)
+
+
+@strawberry.enum(description="What a suppression entry is the one-way hash of.")
+class SuppressionKind(Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+    SOURCE_ID = "origin"
+
+
+@strawberry.type
+class SuppressionKindCount:
+    kind: SuppressionKind
+    count: int
+
+
+@strawberry.type(
+    description=(
+        "What deletions with preventResync keep from coming back, without the addresses: "
+        "only one-way hashes are stored."
+    )
+)
+class SuppressionSummary:
+    count: int = strawberry.field(description="Suppressed emails, phones and source IDs.")
+    kinds: list[SuppressionKindCount]
+    first_created_at: datetime | None
+    last_created_at: datetime | None
+
+
+@strawberry.type
+class SuppressionLifted:
+    lifted: int = strawberry.field(
+        description="Suppression entries lifted: 0 when the address was not suppressed."
+    )
+
+
+async def suppression_summary(info: Info) -> SuppressionSummary:
+    found = await suppression_admin.summary(info.context.viewer.workspace_id)
+    return SuppressionSummary(
+        count=found.count,
+        kinds=[
+            SuppressionKindCount(kind=SuppressionKind(kind), count=count)
+            for kind, count in found.by_kind.items()
+        ],
+        first_created_at=found.first_created_at,
+        last_created_at=found.last_created_at,
+    )
+
+
+async def is_suppressed(info: Info, email: str | None, phone: str | None) -> bool:
+    return await suppression_admin.is_suppressed(
+        info.context.viewer.workspace_id, email=email, phone=phone
+    )
+
+
+async def lift_suppression(info: Info, email: str | None, phone: str | None) -> SuppressionLifted:
+    lifted = await suppression_admin.lift(
+        info.context.viewer.workspace_id, email=email, phone=phone
+    )
+    return SuppressionLifted(lifted=lifted)

@@ -7,7 +7,10 @@ is safe; memory stays within a fixed bound for a 100,000-row file.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import os
+import sys
 import tracemalloc
 import warnings
 from collections.abc import AsyncGenerator
@@ -22,7 +25,7 @@ from sourcing import counts, delete, expect, import_csv, import_error, sync, upl
 from server import csv_import, handles
 from server.app import create_app
 from server.csv_import import CsvFileError, Progress, file_source, records
-from server.models import Contact, ContactTag, Suppression, Tag
+from server.models import Contact, ContactTag, Suppression, Tag, Workspace
 from server.policy import ContactStatus
 from server.settings import Settings
 from server.sync import bring_in
@@ -460,3 +463,105 @@ async def test_a_100000_row_file_is_imported_within_a_fixed_memory_bound(
     assert max(peaks) < 4 * MB, [f"{peak / MB:.1f} MB" for peak in peaks]
     # Independent of the file's size: the last stretch needs no more than the first.
     assert peaks[-2] < peaks[0] + MB / 2, [f"{peak / MB:.1f} MB" for peak in peaks]
+
+
+# ---------------------------------------------------------------- contacts-server import
+
+
+async def contacts_server(database_url: str, cwd: Path, *args: str) -> tuple[int, str, str]:
+    """Run the installed command; (exit code, stdout, stderr)."""
+    command = Path(sys.executable).with_name("contacts-server")
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    process = await asyncio.create_subprocess_exec(
+        str(command),
+        "--database-url",
+        database_url,
+        *args,
+        cwd=cwd,  # away from the repository's .env
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_import_command_reports_counts_and_refused_rows_then_is_safe_to_rerun(
+    database: str, tmp_path: Path
+) -> None:
+    code, out, err = await contacts_server(
+        database,
+        tmp_path,
+        "create-user",
+        "--workspace",
+        "Cli Co",
+        "--email",
+        "ada@cli.example.com",
+        "--name",
+        "Ada",
+        "--role",
+        "admin",
+    )
+    assert code == 0, err
+    path = tmp_path / "people.csv"
+    path.write_bytes(
+        csv_bytes(
+            "First_Name,Email,Phone,Notes",
+            "Ada,ada@example.com,,x",
+            "Bad,not-an-email,,",
+            "Grace,,+1 202 555 0100,",
+        )
+    )
+
+    code, out, err = await contacts_server(
+        database, tmp_path, "import", str(path), "--workspace", "Cli Co"
+    )
+    assert code == 0, err
+    assert "2 created, 0 updated, 0 unchanged, 1 row(s) refused" in out
+    assert "Row 3: email[0]:" in out
+    assert "Importing people.csv" in err  # the progress bar (not a terminal: its label)
+    workspace = await Workspace.get(name="Cli Co")
+    assert await Contact.filter(workspace_id=workspace.id).count() == 2
+
+    code, out, err = await contacts_server(
+        database, tmp_path, "import", str(path), "--workspace", "Cli Co"
+    )
+    assert code == 0, err
+    assert "0 created, 0 updated, 2 unchanged, 1 row(s) refused" in out
+    assert await Contact.filter(workspace_id=workspace.id).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "workspace", "fragment"),
+    [
+        ("latin1.csv", "first_name\nJos\xe9\n".encode("latin-1"), "Cli Co", "not UTF-8"),
+        ("broken.csv", b'first_name\n"Ada\n', "Cli Co", "not valid CSV"),
+        ("missing.csv", None, "Cli Co", "Cannot read"),
+        ("people.csv", b"first_name\nAda\n", "No Such Co", "No workspace is called"),
+    ],
+    ids=["encoding", "malformed", "missing-file", "unknown-workspace"],
+)
+async def test_the_import_command_fails_in_one_clear_line_and_writes_nothing(
+    database: str,
+    tmp_path: Path,
+    name: str,
+    content: bytes | None,
+    workspace: str,
+    fragment: str,
+) -> None:
+    from server.auth import ensure_workspace
+
+    ensured = await ensure_workspace("Cli Co")
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    code, _out, err = await contacts_server(
+        database, tmp_path, "import", str(path), "--workspace", workspace
+    )
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, err
+    assert fragment in errors[0]
+    assert "Traceback" not in err
+    assert await Contact.filter(workspace_id=ensured.id).count() == 0

@@ -61,8 +61,10 @@ async def test_only_keyed_one_way_digests_are_stored(
     # HMAC-SHA-256 keyed with the workspace's secret: nothing of the address shows...
     for row in rows:
         assert len(row["digest"]) == 64
-        assert "ada" not in row["digest"]
-        assert "2025550100" not in row["digest"]
+        assert set(row["digest"]) <= set("0123456789abcdef")
+    columns = await Suppression.filter(workspace_id=world.workspace.id).values()
+    assert "example.com" not in str(columns)
+    assert "2025550100" not in str(columns)
     secret = world.workspace.secret
     assert suppression.digest(secret, "email", "ada@example.com") in stored
     assert suppression.digest(secret, "phone", "+12025550100") in stored
@@ -157,7 +159,7 @@ async def test_admins_see_counts_and_dates_never_addresses(gql: GraphQL, world: 
     assert data["lastCreatedAt"] >= data["firstCreatedAt"]
     text = str(data)
     assert "ada" not in text
-    assert "555" not in text
+    assert "example" not in text
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
@@ -68,9 +68,20 @@ def _contact(outcome: Outcome) -> Contact | None:
     return Contact.from_model(outcome.contact) if outcome.contact is not None else None
 
 
-def _refusal(outcome: Outcome, action: Action) -> Any:
-    assert outcome.violation is not None
-    return violation_result(outcome.contact_id, outcome.violation, action, _contact(outcome))
+def _refusal(outcome: Outcome, action: Action, stage_names: Mapping[int, str] | None = None) -> Any:
+    violation = outcome.violation
+    assert violation is not None
+    stage_name = (stage_names or {}).get(violation.stage_id or 0)
+    return violation_result(outcome.contact_id, violation, action, _contact(outcome), stage_name)
+
+
+async def _stage_names(info: Info, outcomes: Sequence[Outcome]) -> dict[int, str]:
+    """The workspace's own labels of the stages that blocked, for actionable messages."""
+    stage_ids = sorted(
+        {o.violation.stage_id for o in outcomes if o.violation and o.violation.stage_id}
+    )
+    stages = await info.context.loaders.stage.load_many(stage_ids)
+    return {stage.id: stage.name for stage in stages if stage is not None}
 
 
 def _edit_results(result: BulkOutcome) -> UpdateContactsPayload:
@@ -127,12 +138,13 @@ class Mutation:
             actor_id=info.context.viewer.user_id,
         )
         results: list[ArchiveContactResult] = []
+        stage_names = await _stage_names(info, result.outcomes)
         for outcome in result.outcomes:
             contact = _contact(outcome)
             if outcome.violation is None and contact is not None:
                 results.append(ContactArchived(contact=contact))
             else:
-                results.append(_refusal(outcome, Action.ARCHIVE))
+                results.append(_refusal(outcome, Action.ARCHIVE, stage_names))
         return ArchiveContactsPayload(
             results=results,
             succeeded=result.succeeded,

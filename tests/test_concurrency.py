@@ -174,3 +174,40 @@ async def test_concurrent_tagging_loses_no_tag(world: World, gql: GraphQL) -> No
     )
     for contact in contacts:
         assert await ContactTag.filter(contact_id=contact.id).count() == 8
+
+
+SYNC = """mutation($input: SyncContactsInput!) { syncContacts(input: $input) {
+  created updated unchanged keptArchived suppressed } }"""
+DELETE_FOR_GOOD = f"""mutation($ids: [ID!]) {{
+  deleteContacts(input: {{selection: {{ids: $ids}}, preventResync: true}}) {{ {RESULTS} }} }}"""
+
+
+async def test_sync_racing_a_suppressing_delete_never_brings_the_contact_back(
+    world: World, gql: GraphQL
+) -> None:
+    seen: set[str] = set()
+    for round_ in range(ROUNDS):
+        email = f"racer{round_}@example.com"
+
+        def sync_input(first_name: str, email: str = email, n: int = round_) -> dict[str, Any]:
+            row = {"externalId": f"x{n}", "firstName": first_name, "emails": [email]}
+            return {"source": "PHONE", "sourceAccount": "Ada's phone", "contacts": [row]}
+
+        await gql(SYNC, {"input": sync_input("First")}, as_=world.member)
+        contact = next(c for c in await Contact.all() if email in c.emails)
+        await Contact.filter(id=contact.id).update(status=ContactStatus.ARCHIVED)
+        deleted, synced = await together(
+            gql(DELETE_FOR_GOOD, {"ids": [gid(contact)]}, as_=world.admin),
+            gql(SYNC, {"input": sync_input("Second")}, as_=world.member),
+            swap=round_ % 2 == 1,
+        )
+        assert kinds(deleted, "deleteContacts") == ["ContactDeleted"]
+        report = synced["syncContacts"]
+        assert report["created"] == 0, report
+        if report["suppressed"] == 1:
+            seen.add("delete first")
+        else:
+            assert (report["updated"], report["keptArchived"]) == (1, 1), report
+            seen.add("sync first")
+        assert not [c for c in await Contact.all() if email in c.emails]
+    assert seen == {"delete first", "sync first"}, "both orders must be raced"

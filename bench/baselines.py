@@ -169,15 +169,25 @@ def _in(store: Store, values: Sequence[Any], start: int = 1) -> str:
     return store.marks(start, len(values))
 
 
+def _any(
+    store: Store, column: str, values: Sequence[Any], start: int = 1, kind: str = "text"
+) -> tuple[str, list[Any]]:
+    """`column = ANY($n)` with one array parameter on PostgreSQL (a prepared `IN ($1..$1000)`
+    gets a generic plan after five runs that stops using the index), `IN (?, ...)` on SQLite."""
+    if store.is_postgres:
+        return f"{column} = ANY(${start}::{kind}[])", [list(values)]
+    return f"{column} IN ({_in(store, values, start)})", list(values)
+
+
 async def _lookup(store: Store, space: Space, kind: str, values: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for at in range(0, len(values), CHUNK):
-        chunk = list(values[at : at + CHUNK])
+        where, args = _any(store, '"value"', values[at : at + CHUNK])
         rows = await store.fetch(
             'SELECT "value", "contact_id" FROM "contact_handle" '
             f'WHERE "workspace_id" = {space.id} AND "kind" = \'{kind}\' '
-            f'AND "value" IN ({_in(store, chunk)}) ORDER BY "contact_id"',
-            *chunk,
+            f'AND {where} ORDER BY "contact_id"',
+            *args,
         )
         for value, pk in rows:
             found.setdefault(value, pk)
@@ -187,11 +197,10 @@ async def _lookup(store: Store, space: Space, kind: str, values: Sequence[str]) 
 async def _suppressed(store: Store, space: Space, digests: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for at in range(0, len(digests), CHUNK):
-        chunk = list(digests[at : at + CHUNK])
+        where, args = _any(store, '"digest"', digests[at : at + CHUNK])
         rows = await store.fetch(
-            f'SELECT "digest" FROM "suppression" WHERE "workspace_id" = {space.id} '
-            f'AND "digest" IN ({_in(store, chunk)})',
-            *chunk,
+            f'SELECT "digest" FROM "suppression" WHERE "workspace_id" = {space.id} AND {where}',
+            *args,
         )
         found.update(r[0] for r in rows)
     return found
@@ -260,12 +269,11 @@ async def _insert_new(
         handles += [(space.id, pk, "email", e) for e in emails]
         handles += [(space.id, pk, "phone", p) for p in phones]
         links += [(pk, t) for t in row.get("tag_ids", ())]
-    await store.copy("contact", CONTACT_INSERT, contacts)  # type: ignore[attr-defined]
-    await store.copy(  # type: ignore[attr-defined]
+    await store.insert_many("contact", CONTACT_INSERT, contacts)  # type: ignore[attr-defined]
+    await store.insert_many(  # type: ignore[attr-defined]
         "contact_handle", ("workspace_id", "contact_id", "kind", "value"), handles
     )
-    if links:
-        await store.copy("contact_tag", ("contact_id", "tag_id"), links)  # type: ignore[attr-defined]
+    await store.insert_many("contact_tag", ("contact_id", "tag_id"), links)  # type: ignore[attr-defined]
 
 
 def _for_update(store: Store) -> str:
@@ -285,13 +293,13 @@ async def sync(
         external_ids = [item["externalId"] for item in items]
         by_origin: dict[str, int] = {}
         for at in range(0, len(external_ids), CHUNK):
-            chunk = external_ids[at : at + CHUNK]
+            where, args = _any(store, '"external_id"', external_ids[at : at + CHUNK], 2)
             rows = await store.fetch(
                 'SELECT "external_id", "id" FROM "contact" '
                 f'WHERE "workspace_id" = {space.id} AND "source" = \'phone\' '
-                f'AND "source_account" = $1 AND "external_id" IN ({_in(store, chunk, 2)})',
+                f'AND "source_account" = $1 AND {where}',
                 account,
-                *chunk,
+                *args,
             )
             by_origin.update((r[0], int(r[1])) for r in rows)
         emails = await _lookup(store, space, "email", [e for i in items for e in i["emails"]])
@@ -307,12 +315,12 @@ async def sync(
         matched = sorted(set(by_origin.values()) | set(emails.values()) | set(phones.values()))
         current: dict[int, Any] = {}
         for at in range(0, len(matched), CHUNK):
-            chunk = matched[at : at + CHUNK]
+            where, args = _any(store, '"id"', matched[at : at + CHUNK], kind="int")
             rows = await store.fetch(
                 'SELECT "id", "first_name", "last_name", "company", "title", "emails", '
-                f'"phones", "status" FROM "contact" WHERE "id" IN ({_in(store, chunk)}) '
+                f'"phones", "status" FROM "contact" WHERE {where} '
                 f'ORDER BY "id"{_for_update(store)}',
-                *chunk,
+                *args,
             )
             current.update((int(r[0]), r) for r in rows)
         new, unchanged = [], 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class Row:
     goal: str
     met: bool | None
     note: str = ""
+    load: float = 0.0  # the machine's 1-minute load average when the row was measured
     # How the ratio reads: ours / baseline (always), shown only when there is a baseline.
 
     @property
@@ -78,6 +80,7 @@ class Ctx:
     notes: list[str] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
+        row.load = os.getloadavg()[0]
         self.rows.append(row)
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
         met = {True: "yes", False: "NO", None: "-"}[row.met]

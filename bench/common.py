@@ -87,7 +87,13 @@ class PgStore(Store):
     async def connect(cls, url: str) -> PgStore:
         import asyncpg
 
-        return cls(await asyncpg.connect(url.replace("postgres://", "postgresql://", 1)))
+        conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+        # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
+        # plan chosen with the statistics of when the workspace was empty, and then filter
+        # `value = ANY(...)` over every handle of the workspace instead of seeking it. The
+        # floor is the plan for the actual values.
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
+        return cls(conn)
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self.conn.execute(sql, *args)
@@ -100,6 +106,32 @@ class PgStore(Store):
 
     async def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
+
+    async def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """One `INSERT ... SELECT FROM unnest(...)`: the cheapest way to write a few thousand
+        rows in one round trip (COPY costs ~20 ms of set-up per call)."""
+        if not rows:
+            return
+        types = await self._column_types(table)
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        casts = ", ".join(f"${n}::{types[c]}[]" for n, c in enumerate(columns, start=1))
+        names = ", ".join(f'"{c}"' for c in columns)
+        await self.conn.execute(
+            f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({casts})', *arrays
+        )
+
+    async def _column_types(self, table: str) -> dict[str, str]:
+        cache: dict[str, dict[str, str]] = self.__dict__.setdefault("_types", {})
+        if table not in cache:
+            rows = await self.conn.fetch(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+                table,
+            )
+            cache[table] = {r[0]: r[1] for r in rows}
+        return cache[table]
 
     async def close(self) -> None:
         await self.conn.close()
@@ -130,6 +162,11 @@ class SqliteStore(Store):
         names = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
         self.conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+    async def insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        await self.copy(table, columns, rows)
 
     async def close(self) -> None:
         self.conn.close()

@@ -147,12 +147,19 @@ def _status_stage_assignee(space: Space, mix: Mix, i: int) -> tuple[str, str | N
         if i % 10 == 9:
             return "active", None, space.member_ids[(i // 10) % len(space.member_ids)]
         return "active", NON_BLOCKING[i % 3], None
-    # LIST
-    if i % 20 in (3, 17, 11):
-        return "archived", NON_BLOCKING[i % 3], None
-    category = (None, *BLOCKING, "past", "lost")[i % 6]
-    assignee = space.member_ids[i % len(space.member_ids)] if i % 3 == 0 else None
+    # LIST: attributes from a hash of i, so that they do not follow the name (which decides
+    # the list order): a page of the list shows the whole mix.
+    h = spread(i)
+    if (h >> 11) % 20 in (3, 11, 17):
+        return "archived", NON_BLOCKING[(h >> 3) % 3], None
+    category = (None, *BLOCKING, "past", "lost")[(h >> 3) % 6]
+    assignee = space.member_ids[(h >> 9) % 3] if (h >> 7) % 3 == 0 else None
     return "active", category, assignee
+
+
+def spread(i: int) -> int:
+    """A well-mixed 32-bit value of i (Knuth's multiplicative hash); the same in SQL."""
+    return (i * 2654435761) % 4294967296
 
 
 def contact_rows(
@@ -191,8 +198,9 @@ def contact_rows(
             space.stages[category] if category else None,
         )
         handles = [("email", e) for e in emails] + [("phone", p) for p in phones]
-        tags = [space.tags[k] for k in range(len(space.tags)) if (i >> k) % 3 == 0][:2]
-        buckets = [space.buckets[i % len(space.buckets)]] if i % 5 == 0 else []
+        h = spread(i)
+        tags = [space.tags[k] for k in range(len(space.tags)) if (h >> (13 + 2 * k)) % 3 == 0][:2]
+        buckets = [space.buckets[(h >> 25) % 3]] if (h >> 21) % 5 == 0 else []
         yield row, handles, tags, buckets
 
 
@@ -326,6 +334,18 @@ async def generate_contacts_pg(store: Store, space: Space, count: int) -> float:
     past_lost = f"ARRAY[NULL, {space.stages['past']}, {space.stages['lost']}]::int[]"
     started = time.perf_counter()
     await store.execute("SET maintenance_work_mem = '512MB'")
+    # Build as a restore would: the secondary indexes dropped and made again afterwards
+    # (with the very definitions the migrations gave them), foreign keys not re-checked row
+    # by row (the rows are consistent by construction).
+    tables = "('contact', 'contact_handle', 'contact_tag', 'contact_bucket')"
+    indexes = await store.fetch(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        f"JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN {tables} "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+    )
+    for name, _ in indexes:
+        await store.execute(f"DROP INDEX {name}")
+    await store.execute("SET session_replication_role = replica")
     base = await next_key(store, "contact")
     sql = f"""
     INSERT INTO contact (id, workspace_id, first_name, last_name, company, title, emails,
@@ -337,16 +357,19 @@ async def generate_contacts_pg(store: Store, space: Space, count: int) -> float:
         CASE WHEN arch THEN 'archived' ELSE 'active' END,
         CASE WHEN arch THEN now() - (g % 700) * interval '1 day' END,
         now() - (g % 700) * interval '1 day', now() - (g % 30) * interval '1 day',
-        CASE WHEN NOT arch AND g % 3 = 0 THEN ({members})[1 + g % 3] END,
-        CASE WHEN arch THEN ({past_lost})[1 + g % 3] ELSE ({stage})[1 + g % 6] END
+        CASE WHEN NOT arch AND (h >> 7) % 3 = 0 THEN ({members})[1 + (h >> 9) % 3] END,
+        CASE WHEN arch THEN ({past_lost})[1 + (h >> 3) % 3] ELSE ({stage})[1 + (h >> 3) % 6] END
     FROM (
-        SELECT g,
+        SELECT g, h,
             ({first})[1 + g % {len(FIRST)}] AS f,
             ({last})[1 + (g / {len(FIRST)}) % {len(LAST)}] AS l,
             'p' || g || '@scale.example' AS e,
             '+1628' || lpad((g % 10000000)::text, 7, '0') AS p,
-            g % 20 IN (3, 11, 17) AS arch
-        FROM generate_series(0, {count - 1}) AS g
+            (h >> 11) % 20 IN (3, 11, 17) AS arch
+        FROM (
+            SELECT g, (g::bigint * 2654435761) % 4294967296 AS h
+            FROM generate_series(0, {count - 1}) AS g
+        ) AS hashed
     ) AS s
     """
     await store.execute(sql)
@@ -356,17 +379,21 @@ async def generate_contacts_pg(store: Store, space: Space, count: int) -> float:
         f"SELECT workspace_id, id, 'email', emails->>0 FROM contact WHERE {where} "
         f"UNION ALL SELECT workspace_id, id, 'phone', phones->>0 FROM contact WHERE {where}"
     )
+    hashed = "((id::bigint * 2654435761) % 4294967296)"
     tag_rows = " UNION ALL ".join(
-        f"SELECT id, {t} FROM contact WHERE {where} AND (id >> {k}) % 3 = 0"
+        f"SELECT id, {t} FROM contact WHERE {where} AND ({hashed} >> {13 + 2 * k}) % 3 = 0"
         for k, t in enumerate(space.tags[:2])
     )
     await store.execute(f"INSERT INTO contact_tag (contact_id, tag_id) {tag_rows}")
     await store.execute(
         "INSERT INTO contact_bucket (contact_id, bucket_id) "
-        f"SELECT id, (ARRAY{space.buckets}::int[])[1 + id % {len(space.buckets)}] "
-        f"FROM contact WHERE {where} AND id % 5 = 0"
+        f"SELECT id, (ARRAY{space.buckets}::int[])[1 + ({hashed} >> 25) % 3] "
+        f"FROM contact WHERE {where} AND ({hashed} >> 21) % 5 = 0"
     )
     await bump_sequences(store, ("contact",))
+    await store.execute("SET session_replication_role = DEFAULT")
+    for _, definition in indexes:
+        await store.execute(definition)
     for table in ("contact", "contact_handle", "contact_tag", "contact_bucket"):
         await store.execute(f'VACUUM ANALYZE "{table}"')
     return time.perf_counter() - started

@@ -275,10 +275,16 @@ def main() -> None:
     which = set(args.cases.split(","))
     RESULTS.mkdir(exist_ok=True)
     sys.path.insert(0, str(ROOT / "tests"))
-    if args.db in ("sqlite", "both"):
+    if args.db == "both":
+        # One process per database: Tortoise binds its models to the first dialect it meets.
+        for db in ("sqlite", "postgres"):
+            argv = [sys.executable, "-m", "bench.profile", "--db", db, "--cases", args.cases]
+            subprocess.run(argv, cwd=ROOT, check=True, timeout=3600)
+        return
+    if args.db == "sqlite":
         with tempfile.TemporaryDirectory(prefix="contacts-profile-") as tmp:
             asyncio.run(run("sqlite", f"sqlite://{Path(tmp) / 'p.sqlite3'}", which))
-    if args.db in ("postgres", "both"):
+    if args.db == "postgres":
         from pgcluster import postgres_database
 
         with postgres_database() as url:

@@ -267,6 +267,14 @@ class GraphQLApp(GraphQL[Any, None]):
         return response
 
 
+def _too_large(max_upload_mb: int) -> JSONResponse:
+    message = f"The request is larger than the {max_upload_mb} MB an upload may be (MAX_UPLOAD_MB)."
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+        status_code=413,
+    )
+
+
 def _rate_limited(retry_after: float) -> JSONResponse:
     seconds = max(1, math.ceil(retry_after))
     return JSONResponse(
@@ -315,8 +323,18 @@ class AuthenticatedGraphQL:
             if wait is not None:
                 await _rate_limited(wait)(scope, receive, send)
                 return
+        if self._too_large(request):
+            await _too_large(self.settings.max_upload_mb)(scope, receive, send)
+            return
         scope.setdefault("state", {})["viewer"] = viewer
         await self.graphql(scope, receive, send)
+
+    def _too_large(self, request: Request) -> bool:
+        """A body announced as larger than an upload may be, refused before it is read."""
+        length = request.headers.get("content-length", "")
+        # The multipart envelope (operations, map, part headers) gets a mebibyte of its own.
+        limit = (self.settings.max_upload_mb + 1) * 1024 * 1024
+        return length.isdigit() and int(length) > limit
 
     def _is_ide_page(self, request: Request) -> bool:
         return (

@@ -93,3 +93,23 @@ async def test_cookies_are_never_credentials(world: World, strict: httpx.AsyncCl
         "/graphql", json={"query": "{ viewer { name } }"}, headers={"Cookie": cookie}
     )
     assert response.status_code == 401
+
+
+async def test_a_body_announced_larger_than_an_upload_may_be_is_refused_unread(
+    world: World, database: str
+) -> None:
+    settings = Settings(
+        database_url=database, environment=Environment.TEST, max_upload_mb=1,
+        rate_limit_per_minute=0,
+    )  # fmt: skip
+    async with client_for(settings) as http:
+        response = await http.post(
+            "/graphql",
+            content=b"x" * (3 * 1024 * 1024),
+            headers={
+                "Authorization": f"Bearer {world.member.token}",
+                "Content-Type": "multipart/form-data; boundary=b",
+            },
+        )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

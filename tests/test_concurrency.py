@@ -19,7 +19,7 @@ from server.policy import ARCHIVE_BLOCKING_CATEGORIES, ContactStatus, StageCateg
 
 pytestmark = pytest.mark.postgres_only
 
-ROUNDS = 60
+ROUNDS = 100
 PER_ROUND = 5
 
 RESULTS = """results { __typename ... on RuleViolation { contactId code } }"""

@@ -68,14 +68,14 @@ async def run_database(db: str, url: str, quick: bool, cases: set[str]) -> list[
                     ctx.say("case 3: sync of 5,000")
                     await case_sync(ctx, server, syncing)
             if "1" in cases:
-                ctx.say("case 1: archive of 50,000 in one request (fresh server)")
+                ctx.say("case 1: archive of 50,000 (--quick: 20,000) in one request (fresh server)")
                 await case_lifecycle_50k(ctx, lifecycle)
                 await clear_contacts(store, lifecycle)
             if "3" in cases:
                 ctx.say("case 3: CSV import (fresh server)")
                 await case_csv(ctx, importing)
         if "4" in cases and store.is_postgres:
-            count = 200_000 if quick else 1_000_000
+            count = 100_000 if quick else 1_000_000
             ctx.say(f"case 4: scale, {count:,} contacts in one workspace (own database)")
             await create_database(store, "bench_scale")
             parts = urlsplit(url)

@@ -131,6 +131,14 @@ def _asyncpg() -> Any:
     return importlib.import_module("asyncpg")
 
 
+async def connect(url: str) -> Any:
+    """An asyncpg connection of its own to the database at `url` (a Tortoise URL)."""
+    parts = _normalize_scheme(url)
+    return await _asyncpg().connect(
+        _with_database(parts, parts.path.lstrip("/"), admin=True), timeout=10
+    )
+
+
 async def _admin_execute(parts: SplitResult, statements: Sequence[str]) -> None:
     asyncpg = _asyncpg()
     candidates = ["postgres", "template1"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 
@@ -10,7 +9,7 @@ from collections.abc import Iterable, Sequence
 def digest(secret: str, kind: str, value: str) -> str:
     """HMAC-SHA-256 keyed per workspace: the stored value reveals nothing of the address."""
     message = f"{kind}:{value}".encode()
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), message, "sha256").hex()
 
 
 def origin_key(source: str, source_account: str, external_id: str) -> str:

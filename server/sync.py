@@ -298,6 +298,22 @@ async def _suppressed(
     return found
 
 
+async def _digests_to_check(
+    workspace: Workspace, source: Source, rows: Sequence[IncomingContact]
+) -> list[list[str]]:
+    """Each row's suppression digests; none when the workspace has no suppression at all.
+
+    Hashing every address is most of what a re-sync spends on suppression, and most
+    workspaces never delete with preventResync: one indexed probe spares it.
+    """
+    if not await Suppression.exists(workspace_id=workspace.id):
+        return [[] for _ in rows]
+    return [
+        [d for _, d in contact_digests(workspace.secret, r.emails, r.phones, _origin(source, r))]
+        for r in rows
+    ]
+
+
 def _listed(value: Any) -> list[str]:
     """A JSON column as read raw: text on SQLite (and asyncpg's default), or decoded."""
     return cast(list[str], json.loads(value) if isinstance(value, str | bytes) else value)
@@ -593,10 +609,7 @@ async def _bring_in(
             (batch.by_email if kind == "e" else batch.by_phone)[value] = contacts[pk]
 
     # What deletions with preventResync cover (read after the locks: see lifecycle.delete).
-    digests = [
-        [d for _, d in contact_digests(workspace.secret, r.emails, r.phones, _origin(source, r))]
-        for r in rows
-    ]
+    digests = await _digests_to_check(workspace, source, rows)
     suppressed = await _suppressed(connection, workspace_id, {d for ds in digests for d in ds})
 
     # Tags (CSV): the workspace's tags by key, and the links the matched contacts have.

@@ -7,6 +7,8 @@ without ever learning the addresses.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from conftest import GraphQL, World
 from sourcing import CREATE, counts, delete, expect, import_csv, sync
 
 from server import suppression
+from server import sync as sync_module
 from server.models import Contact, Suppression
 
 SUMMARY = """
@@ -74,6 +77,24 @@ async def test_only_keyed_one_way_digests_are_stored(
     assert (
         suppression.digest(other_world.workspace.secret, "email", "ada@example.com") not in stored
     )
+
+
+def test_a_digest_is_the_hmac_sha256_of_kind_and_value() -> None:
+    expected = hmac.new(b"secret", b"email:ada@example.com", hashlib.sha256).hexdigest()
+    assert suppression.digest("secret", "email", "ada@example.com") == expected
+
+
+async def test_a_workspace_without_suppression_hashes_nothing(
+    gql: GraphQL, world: World, other_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await suppressed_contact(gql, other_world)  # another workspace's suppression counts not
+
+    def refuse(*_: Any) -> None:
+        raise AssertionError("hashed addresses although nothing is suppressed")
+
+    monkeypatch.setattr(sync_module, "contact_digests", refuse)
+    report = await sync(gql, world.member, [{"externalId": "A1", "emails": ["ada@example.com"]}])
+    assert counts(report) == expect(created=1)
 
 
 async def test_automatic_sources_skip_it_whatever_their_kind(gql: GraphQL, world: World) -> None:

@@ -12,7 +12,7 @@ import pytest
 from conftest import GraphQL, World, count_statements, gid, refetch
 from sourcing import counts, delete, expect, sync
 
-from server import handles
+from server import db, handles
 from server import sync as sync_module
 from server.contact_text import search_text, sort_name
 from server.models import Contact, ContactHandle, Suppression
@@ -533,3 +533,23 @@ async def test_sync_contacts_in_the_contact_list_are_found_by_search(
     assert data["contacts"]["totalCount"] == 1
     contact = await only_contact(world)
     assert data["contacts"]["edges"][0]["node"] == {"id": gid(contact), "displayName": "Ada"}
+
+
+@pytest.mark.postgres_only
+async def test_each_batch_plans_its_lookups_for_the_actual_values(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    bring_in = sync_module._bring_in
+
+    async def spying(connection: Any, *args: Any) -> sync_module.ImportResult:
+        _, rows = await connection.execute_query("SHOW plan_cache_mode")
+        seen.append(rows[0]["plan_cache_mode"])
+        return await bring_in(connection, *args)
+
+    monkeypatch.setattr(sync_module, "_bring_in", spying)
+    await sync(gql, world.member, [{"externalId": "A1", "firstName": "Ada"}])
+    assert seen == ["force_custom_plan"]
+    # SET LOCAL: the pooled connection goes back to the server's default afterwards.
+    _, rows = await db.connection().execute_query("SHOW plan_cache_mode")
+    assert rows[0]["plan_cache_mode"] == "auto"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import strawberry
 from strawberry.file_uploads import Upload
+from strawberry.types.nodes import SelectedField, Selection
 
 from schema import sources
 from schema.context import Info
@@ -57,15 +58,48 @@ from schema.results import (
 from schema.selection import resolve_selection
 from schema.sources import SuppressionLifted
 from schema.types import Bucket, Contact, Interaction, Stage
-from server import editing, lifecycle
+from server import editing, ids, lifecycle
 from server.directory import Criteria, Target, distinct_targets
 from server.editing import InvalidInput
 from server.lifecycle import BulkOutcome, Outcome
 from server.policy import Action, MessageChannel
 
 
+class _ContactID(Contact):
+    """A `Contact` that holds only its ID, for results whose selection reads nothing else.
+
+    Reading any other field fails loudly rather than answering from a row never loaded.
+    """
+
+    def __init__(self, pk: int) -> None:
+        self.id = strawberry.ID(ids.encode("Contact", pk))
+
+
 def _contact(outcome: Outcome) -> Contact | None:
-    return Contact.from_model(outcome.contact) if outcome.contact is not None else None
+    if outcome.contact is not None:
+        return Contact.from_model(outcome.contact)
+    return _ContactID(outcome.locked.id) if outcome.locked is not None else None
+
+
+_ID_FIELDS = frozenset({"id", "__typename"})
+
+
+def _reads_contacts_beyond_id(selections: Iterable[Selection]) -> bool:
+    """Whether any `contact` field in these selections (at any depth) asks for more than IDs."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and selection.name == "contact":
+            if any(
+                not isinstance(inner, SelectedField) or inner.name not in _ID_FIELDS
+                for inner in selection.selections
+            ):
+                return True
+        elif _reads_contacts_beyond_id(selection.selections):
+            return True
+    return False
+
+
+def _needs_rows(info: Info) -> bool:
+    return _reads_contacts_beyond_id(info.selected_fields)
 
 
 def _refusal(outcome: Outcome, action: Action, stage_names: Mapping[int, str] | None = None) -> Any:
@@ -136,6 +170,7 @@ class Mutation:
             targets,
             dry_run=input.dry_run,
             actor_id=info.context.viewer.user_id,
+            with_rows=_needs_rows(info),
         )
         results: list[ArchiveContactResult] = []
         stage_names = await _stage_names(info, result.outcomes)
@@ -165,6 +200,7 @@ class Mutation:
             targets,
             dry_run=input.dry_run,
             actor_id=info.context.viewer.user_id,
+            with_rows=_needs_rows(info),
         )
         results: list[UnarchiveContactResult] = []
         for outcome in result.outcomes:
@@ -194,14 +230,15 @@ class Mutation:
             dry_run=input.dry_run,
             prevent_resync=input.prevent_resync,
             actor_id=info.context.viewer.user_id,
+            with_rows=_needs_rows(info),
         )
         results: list[DeleteContactResult] = []
         for outcome in result.outcomes:
-            if outcome.violation is None and outcome.contact is not None:
+            if outcome.violation is None and outcome.locked is not None:
                 results.append(
                     ContactDeleted(
                         contact_id=strawberry.ID(outcome.contact_id),
-                        display_name=lifecycle.deleted_display_name(outcome.contact),
+                        display_name=lifecycle.deleted_display_name(outcome.locked),
                     )
                 )
             else:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
+from tortoise.queryset import ValuesListQuery
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
@@ -32,13 +34,55 @@ from server.suppression import contact_digests
 CHUNK = 2_000
 
 
+# What the policy reads of a contact; deletion also reads what display names and suppression
+# digests need. Never the datetimes or the search text: building those is most of the cost.
+POLICY_COLUMNS = ("id", "status", "stage_id", "assignee_id", "emails", "phones")
+DELETION_COLUMNS = (
+    *POLICY_COLUMNS,
+    "first_name",
+    "last_name",
+    "source",
+    "source_account",
+    "external_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LockedContact:
+    """The columns of a locked contact that the policy and the writes read, in column order."""
+
+    id: int
+    status: ContactStatus
+    stage_id: int | None
+    assignee_id: int | None
+    emails: list[str]
+    phones: list[str]
+    # Loaded for deletion only (DELETION_COLUMNS).
+    first_name: str | None = None
+    last_name: str | None = None
+    source: str | None = None
+    source_account: str | None = None
+    external_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one selected contact: applied (no violation) or refused, and why."""
+    """What happened to one selected contact: applied (no violation) or refused, and why.
+
+    `contact` is the full row (as after the change): always for edits, and for archive,
+    unarchive and delete when the caller asks for it; `locked` is what those three read.
+    """
 
     contact_id: str
     violation: Violation | None
     contact: Contact | None
+    locked: LockedContact | None = None
+
+    @property
+    def pk(self) -> int | None:
+        if self.contact is not None:
+            return self.contact.id
+        return self.locked.id if self.locked is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +104,9 @@ def chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield list(values[start : start + size])
 
 
-def facts_of(contact: Contact, categories: dict[int, StageCategory]) -> ContactFacts:
+def facts_of(
+    contact: Contact | LockedContact, categories: dict[int, StageCategory]
+) -> ContactFacts:
     return ContactFacts(
         status=ContactStatus(contact.status),
         stage_category=categories.get(contact.stage_id) if contact.stage_id else None,
@@ -89,6 +135,67 @@ async def lock_contacts(workspace_id: int, pks: Sequence[int]) -> dict[int, Cont
     return found
 
 
+class _LockingValuesList(ValuesListQuery[Literal[False]]):
+    """`values_list` whose rows are locked (Tortoise drops `select_for_update` there)."""
+
+    __slots__ = ()  # the same layout, so that a ValuesListQuery can become one
+
+    def _make_query(self) -> None:
+        super()._make_query()
+        if self._db.capabilities.support_for_update:  # as `select_for_update` does
+            self.query = self.query.for_update()
+
+
+async def lock_columns(
+    workspace_id: int, pks: Sequence[int], columns: Sequence[str]
+) -> dict[int, LockedContact]:
+    """Lock the selected contacts in key order (lockers never deadlock), reading only columns."""
+    found: dict[int, LockedContact] = {}
+    for chunk in chunks(sorted(set(pks))):
+        query = Contact.filter(workspace_id=workspace_id, id__in=chunk).order_by("id")
+        locking = _locking(query.values_list(*columns))
+        found.update((row[0], LockedContact(*row)) for row in await locking)
+    return found
+
+
+def _locking(query: ValuesListQuery[Literal[False]]) -> _LockingValuesList:
+    # Building one directly would restate the 16 arguments `QuerySet.values_list` passes.
+    query.__class__ = _LockingValuesList
+    return query  # type: ignore[return-value]
+
+
+async def full_rows(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
+    """The full rows of contacts this transaction has locked already."""
+    found: dict[int, Contact] = {}
+    for chunk in chunks(sorted(pks)):
+        rows = await Contact.filter(workspace_id=workspace_id, id__in=chunk)
+        found.update((row.id, row) for row in rows)
+    return found
+
+
+async def judge_locked(
+    workspace_id: int,
+    action: Action,
+    targets: Sequence[Target],
+    columns: Sequence[str],
+    with_rows: bool,
+) -> list[Outcome]:
+    """Lock the targets reading only `columns` and ask the policy about each (in a transaction).
+
+    With `with_rows`, the outcomes also carry the full rows, loaded once the locks are held.
+    """
+    locked = await lock_columns(workspace_id, [t.pk for t in targets if t.pk is not None], columns)
+    rows = await full_rows(workspace_id, list(locked)) if with_rows else {}
+    categories = await stage_categories(workspace_id)
+    outcomes = []
+    for target in targets:
+        contact = locked.get(target.pk) if target.pk is not None else None
+        facts = facts_of(contact, categories) if contact is not None else None
+        row = rows.get(contact.id) if contact is not None else None
+        outcomes.append(Outcome(target.contact_id, check(action, facts), row, contact))
+    return outcomes
+
+
 async def judge(
     workspace_id: int, action: Action, targets: Sequence[Target]
 ) -> tuple[list[Outcome], dict[int, Contact]]:
@@ -104,7 +211,7 @@ async def judge(
 
 
 def allowed_pks(outcomes: Sequence[Outcome]) -> list[int]:
-    return [o.contact.id for o in outcomes if o.violation is None and o.contact is not None]
+    return [o.pk for o in outcomes if o.violation is None and o.pk is not None]
 
 
 async def _set_status(
@@ -145,13 +252,17 @@ async def change_status(
     *,
     dry_run: bool,
     actor_id: int | None = None,
+    with_rows: bool = True,
 ) -> BulkOutcome:
-    """Archive or unarchive the targets that the policy allows."""
+    """Archive or unarchive the targets that the policy allows.
+
+    Without `with_rows` the outcomes carry no full rows (for results that show only IDs).
+    """
     status = {Action.ARCHIVE: ContactStatus.ARCHIVED, Action.UNARCHIVE: ContactStatus.ACTIVE}[
         action
     ]
     async with in_transaction():
-        outcomes, _ = await judge(workspace_id, action, targets)
+        outcomes = await judge_locked(workspace_id, action, targets, POLICY_COLUMNS, with_rows)
         allowed = allowed_pks(outcomes)
         if dry_run or not allowed:
             return BulkOutcome(outcomes, dry_run)
@@ -175,15 +286,21 @@ async def delete(
     dry_run: bool,
     prevent_resync: bool,
     actor_id: int | None = None,
+    with_rows: bool = True,
 ) -> BulkOutcome:
-    """Permanently delete the archived targets (their history goes with them)."""
+    """Permanently delete the archived targets (their history goes with them).
+
+    Without `with_rows` the outcomes carry no full rows (refusals that show only IDs).
+    """
     async with in_transaction():
-        outcomes, contacts = await judge(workspace_id, Action.DELETE, targets)
+        outcomes = await judge_locked(
+            workspace_id, Action.DELETE, targets, DELETION_COLUMNS, with_rows
+        )
         allowed = allowed_pks(outcomes)
         if dry_run or not allowed:
             return BulkOutcome(outcomes, dry_run)
         if prevent_resync:
-            await _suppress(workspace_id, [contacts[pk] for pk in allowed])
+            await _suppress(workspace_id, _allowed_locked(outcomes))
         guard = requirement_q(workspace_id, REQUIREMENTS[Action.DELETE])
         for chunk in chunks(allowed):
             # The count Tortoise returns includes cascaded rows on SQLite, so unlike the
@@ -193,7 +310,11 @@ async def delete(
     return BulkOutcome(outcomes, dry_run)
 
 
-async def _suppress(workspace_id: int, contacts: Sequence[Contact]) -> None:
+def _allowed_locked(outcomes: Sequence[Outcome]) -> list[LockedContact]:
+    return [o.locked for o in outcomes if o.violation is None and o.locked is not None]
+
+
+async def _suppress(workspace_id: int, contacts: Sequence[LockedContact]) -> None:
     workspace = await Workspace.get(id=workspace_id)
     digests: dict[str, str] = {}
     for contact in contacts:
@@ -227,5 +348,5 @@ async def _suppress(workspace_id: int, contacts: Sequence[Contact]) -> None:
     )
 
 
-def deleted_display_name(contact: Contact) -> str:
+def deleted_display_name(contact: LockedContact) -> str:
     return display_name(contact.first_name, contact.last_name, contact.emails, contact.phones)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
 import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types.nodes import SelectedField, Selection
 from tortoise.queryset import QuerySet
 
 from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder, criteria_from, order_from
-from schema.types import Contact, ContactEdge, Node, PageInfo
+from schema.loaders import Loaders
+from schema.types import UNLOADED, Contact, ContactEdge, Node, PageInfo, Preloaded, Unloaded
 from server import ids
 from server import models as m
 from server.directory import Audience as AudienceValue
@@ -25,6 +32,86 @@ class ContactConnection:
         return await self.query.count()
 
 
+T = TypeVar("T")
+
+# Relations the page query joins, by the Contact fields that read them.
+_JOINED_BY_FIELD = {"stage": ("stage",), "assignee": ("assignee",), "archiveBlockers": ("stage",)}
+
+
+def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+    """The fields of a selection set, looking through fragments."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)
+
+
+def _named(selections: Iterable[Selection], name: str) -> list[SelectedField]:
+    return [field for field in _fields(selections) if field.name == name]
+
+
+def node_fields(info: Info) -> frozenset[str]:
+    """The Contact fields this connection's query selects on its nodes."""
+    return frozenset(
+        field.name
+        for connection in info.selected_fields
+        for edges in _named(connection.selections, "edges")
+        for node in _named(edges.selections, "node")
+        for field in _fields(node.selections)
+    )
+
+
+def _joined_relations(fields: frozenset[str]) -> list[str]:
+    joined = {relation for name in fields for relation in _JOINED_BY_FIELD.get(name, ())}
+    return sorted(joined)
+
+
+async def _load_if(
+    loader: DataLoader[int, list[T]], keys: Sequence[int], wanted: bool
+) -> Sequence[list[T] | Unloaded]:
+    if not wanted or not keys:
+        return [UNLOADED] * len(keys)
+    return await loader.load_many(keys)
+
+
+def _joined_stage(row: m.Contact, loaders: Loaders) -> m.Stage | None:
+    stage = row.stage
+    # The loader answers only for the viewer's workspace; so does the joined row.
+    if stage is None or stage.workspace_id != loaders.workspace_id:
+        return None
+    loaders.stage.prime(stage.id, stage)
+    return stage
+
+
+def _joined_assignee(row: m.Contact, loaders: Loaders) -> m.User | None:
+    user = row.assignee
+    if user is None or user.workspace_id != loaders.workspace_id:
+        return None
+    loaders.user.prime(user.id, user)
+    return user
+
+
+async def _preload(
+    loaders: Loaders, rows: Sequence[m.Contact], fields: frozenset[str], joined: Sequence[str]
+) -> list[Preloaded]:
+    """The page's relations in one statement each, handed to every contact of the page."""
+    keys = [row.id for row in rows]
+    tags, buckets = await asyncio.gather(
+        _load_if(loaders.tags_of, keys, "tags" in fields),
+        _load_if(loaders.buckets_of, keys, "buckets" in fields),
+    )
+    return [
+        Preloaded(
+            stage=_joined_stage(row, loaders) if "stage" in joined else UNLOADED,
+            assignee=_joined_assignee(row, loaders) if "assignee" in joined else UNLOADED,
+            tags=row_tags,
+            buckets=row_buckets,
+        )
+        for row, row_tags, row_buckets in zip(rows, tags, buckets, strict=True)
+    ]
+
+
 async def contact_connection(
     info: Info,
     narrowing: tuple[Criteria, ...],
@@ -39,12 +126,20 @@ async def contact_connection(
     if criteria is not None:
         narrowing = (*narrowing, criteria)
     query = contacts_matching(info.context.viewer.workspace_id, *narrowing)
+    fields = node_fields(info)
+    joined = _joined_relations(fields)
     result = await page(
-        query, order_from(order_by), first=first, after=after, last=last, before=before
+        query.select_related(*joined) if joined else query,
+        order_from(order_by),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
     )
+    preloaded = await _preload(info.context.loaders, result.contacts, fields, joined)
     edges = [
-        ContactEdge(cursor=cursor, node=Contact.from_model(row))
-        for row, cursor in zip(result.contacts, result.cursors, strict=True)
+        ContactEdge(cursor=cursor, node=Contact.from_model(row, preloaded=relations))
+        for row, cursor, relations in zip(result.contacts, result.cursors, preloaded, strict=True)
     ]
     return ContactConnection(
         edges=edges,

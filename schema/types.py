@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 import strawberry
 
@@ -182,6 +184,29 @@ class InteractionConnection:
 ArchiveBlockerType = Annotated["ArchiveBlocker", strawberry.lazy("schema.results")]
 
 
+class _Unloaded(Enum):
+    UNLOADED = "unloaded"
+
+
+UNLOADED: Final = _Unloaded.UNLOADED
+Unloaded = Literal[_Unloaded.UNLOADED]
+
+
+@dataclass(frozen=True, slots=True)
+class Preloaded:
+    """Relations a list fetched for its whole page at once; UNLOADED ones go through loaders.
+
+    A page's contacts then resolve these fields without a coroutine each."""
+
+    stage: m.Stage | Unloaded | None = UNLOADED
+    assignee: m.User | Unloaded | None = UNLOADED
+    tags: list[m.Tag] | Unloaded = UNLOADED
+    buckets: list[m.Bucket] | Unloaded = UNLOADED
+
+
+NOTHING_PRELOADED: Final = Preloaded()
+
+
 @strawberry.type
 class Contact(Node):
     first_name: str | None
@@ -197,6 +222,7 @@ class Contact(Node):
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[m.Contact]
+    preloaded: strawberry.Private[Preloaded] = NOTHING_PRELOADED
 
     @strawberry.field(
         description="Never empty: the name, else the first email, else the first phone."
@@ -204,26 +230,52 @@ class Contact(Node):
     def display_name(self) -> str:
         return display_name(self.first_name, self.last_name, self.emails, self.phones)
 
-    @strawberry.field(description="Null when the contact has no stage.")
-    async def stage(self, info: Info) -> Stage | None:
+    # Plain resolvers: a list's contacts answer from `preloaded` without a coroutine each
+    # (graphql-core awaits what they return when it is the loader's awaitable instead).
+    @strawberry.field(description="Null when the contact has no stage.", graphql_type=Stage | None)
+    def stage(self, info: Info) -> Stage | Awaitable[Stage | None] | None:
+        known = self.preloaded.stage
+        if known is not UNLOADED:
+            return Stage.from_model(known) if known else None
+        return self._load_stage(info)
+
+    @strawberry.field(graphql_type=User | None)
+    def assignee(self, info: Info) -> User | Awaitable[User | None] | None:
+        known = self.preloaded.assignee
+        if known is not UNLOADED:
+            return User.from_model(known) if known else None
+        return self._load_assignee(info)
+
+    @strawberry.field(graphql_type=list[Tag])
+    def tags(self, info: Info) -> list[Tag] | Awaitable[list[Tag]]:
+        known = self.preloaded.tags
+        if known is not UNLOADED:
+            return [Tag.from_model(row) for row in known]
+        return self._load_tags(info)
+
+    @strawberry.field(graphql_type=list[Bucket])
+    def buckets(self, info: Info) -> list[Bucket] | Awaitable[list[Bucket]]:
+        known = self.preloaded.buckets
+        if known is not UNLOADED:
+            return [Bucket.from_model(row) for row in known]
+        return self._load_buckets(info)
+
+    async def _load_stage(self, info: Info) -> Stage | None:
         if self.row.stage_id is None:
             return None
         row = await info.context.loaders.stage.load(self.row.stage_id)
         return Stage.from_model(row) if row else None
 
-    @strawberry.field
-    async def assignee(self, info: Info) -> User | None:
+    async def _load_assignee(self, info: Info) -> User | None:
         if self.row.assignee_id is None:
             return None
         row = await info.context.loaders.user.load(self.row.assignee_id)
         return User.from_model(row) if row else None
 
-    @strawberry.field
-    async def tags(self, info: Info) -> list[Tag]:
+    async def _load_tags(self, info: Info) -> list[Tag]:
         return [Tag.from_model(row) for row in await info.context.loaders.tags_of.load(self.row.id)]
 
-    @strawberry.field
-    async def buckets(self, info: Info) -> list[Bucket]:
+    async def _load_buckets(self, info: Info) -> list[Bucket]:
         rows = await info.context.loaders.buckets_of.load(self.row.id)
         return [Bucket.from_model(row) for row in rows]
 
@@ -259,7 +311,7 @@ class Contact(Node):
         return await interaction_page(info, self.row.id, first, after)
 
     @classmethod
-    def from_model(cls, row: m.Contact) -> Contact:
+    def from_model(cls, row: m.Contact, *, preloaded: Preloaded = NOTHING_PRELOADED) -> Contact:
         return cls(
             id=strawberry.ID(ids.encode("Contact", row.id)),
             first_name=row.first_name,
@@ -273,6 +325,7 @@ class Contact(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
+            preloaded=preloaded,
         )
 
 

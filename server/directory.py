@@ -242,9 +242,10 @@ _DATETIME_KEYS = frozenset({"created_at", "updated_at", "archived_at"})
 
 def _with_sort_key(query: QuerySet[Contact], order: Order) -> QuerySet[Contact]:
     if order.field is OrderField.ARCHIVED_AT:
-        # Literal SQL: a parameter here would be typed as text by PostgreSQL.
+        # Literal SQL: a parameter here would be typed as text by PostgreSQL. Qualified, as
+        # lists join the stage and the assignee.
         query = query.annotate(
-            never_archived=RawSQL('CASE WHEN "archived_at" IS NULL THEN 1 ELSE 0 END')
+            never_archived=RawSQL('CASE WHEN "contact"."archived_at" IS NULL THEN 1 ELSE 0 END')
         )
     return query
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import GraphQL, World, bucket_of, count_statements
+from conftest import GraphQL, World, bucket_of, count_statements, gid
 
+from server import ids
+from server.directory import AudienceKind
+from server.models import Contact
 from server.policy import StageCategory
 
 PAGE = """
@@ -26,6 +29,39 @@ query($first: Int) { contacts(first: $first) { edges { node {
   tags { name } buckets { name contactCount } archiveBlockers { __typename }
 } } } }
 """
+
+
+CONTACT_FIELDS = """
+fragment ContactFields on Contact {
+  id displayName stage { name category } assignee { name } tags { name } buckets { name }
+}
+"""
+
+LIST_PAGE = (
+    """
+query($first: Int) { contacts(first: $first) { edges { node { ...ContactFields } } } }
+"""
+    + CONTACT_FIELDS
+)
+
+AUDIENCE_PAGE = (
+    """
+query($id: ID!, $first: Int) { audience(id: $id) { contacts(first: $first) {
+  edges { node { ... on Contact { ...ContactFields } } }
+} } }
+"""
+    + CONTACT_FIELDS
+)
+
+ONE_CONTACT = (
+    """
+query($id: ID!) {
+  contact(id: $id) { ...ContactFields }
+  node(id: $id) { ... on Contact { ...ContactFields } }
+}
+"""
+    + CONTACT_FIELDS
+)
 
 
 def names(data: dict[str, Any]) -> list[str]:
@@ -57,8 +93,59 @@ async def test_a_page_of_contacts_costs_the_same_statements_whatever_its_length(
         data = await gql(RICH_PAGE, {"first": 100}, as_=world.member)
     assert len(data["contacts"]["edges"]) == 100
     assert large.count == small.count
-    # Authentication, the page, stages, users, workspaces, tags, buckets, bucket sizes.
-    assert large.count <= 9, large.statements
+    # Authentication, the page (stage and assignee joined), workspaces, tags, buckets, bucket
+    # sizes.
+    assert large.count <= 6, large.statements
+
+
+async def test_a_list_page_costs_four_statements_whatever_its_length(
+    world: World, gql: GraphQL
+) -> None:
+    await make_people(world, 100)
+    await gql("{ viewer { name } }", as_=world.member)  # records the token's last use
+    with count_statements() as small:
+        data = await gql(LIST_PAGE, {"first": 10}, as_=world.member)
+    assert len(data["contacts"]["edges"]) == 10
+    with count_statements() as large:
+        data = await gql(LIST_PAGE, {"first": 100}, as_=world.member)
+    assert len(data["contacts"]["edges"]) == 100
+    assert large.count == small.count, large.statements
+    # The token, the page with its stage and assignee joined, the tags, the buckets.
+    assert large.count <= 4, large.statements
+
+
+async def test_an_audience_page_costs_four_statements_whatever_its_length(
+    world: World, gql: GraphQL
+) -> None:
+    await make_people(world, 100)
+    audience = ids.encode("Audience", AudienceKind.ALL_PEOPLE.value)
+    await gql("{ viewer { name } }", as_=world.member)
+    with count_statements() as small:
+        data = await gql(AUDIENCE_PAGE, {"id": audience, "first": 10}, as_=world.member)
+    assert len(data["audience"]["contacts"]["edges"]) == 10
+    with count_statements() as large:
+        data = await gql(AUDIENCE_PAGE, {"id": audience, "first": 100}, as_=world.member)
+    assert len(data["audience"]["contacts"]["edges"]) == 100
+    assert large.count == small.count, large.statements
+    assert large.count <= 4, large.statements
+
+
+async def test_a_contact_read_alone_answers_as_in_a_list_in_bounded_statements(
+    world: World, gql: GraphQL
+) -> None:
+    await make_people(world, 12)
+    listed = await gql(LIST_PAGE, {"first": 12}, as_=world.member)
+    for edge in listed["contacts"]["edges"]:
+        node = edge["node"]
+        pk = ids.decode(node["id"], "Contact")
+        assert pk is not None
+        contact = await Contact.get(id=pk)
+        with count_statements() as log:
+            data = await gql(ONE_CONTACT, {"id": gid(contact)}, as_=world.member)
+        assert data["contact"] == node
+        assert data["node"] == node
+        # The token, each root field's contact, then its stage, user, tags and buckets.
+        assert log.count <= 7, log.statements
 
 
 async def test_pages_walk_forward_and_back_without_gaps_or_repeats(

@@ -8,7 +8,7 @@ concurrent request did in between can slip through.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -34,35 +34,28 @@ from server.suppression import contact_digests
 CHUNK = 2_000
 
 
-# What the policy reads of a contact; deletion also reads what display names and suppression
-# digests need. Never the datetimes or the search text: building those is most of the cost.
-POLICY_COLUMNS = ("id", "status", "stage_id", "assignee_id", "emails", "phones")
-DELETION_COLUMNS = (
-    *POLICY_COLUMNS,
-    "first_name",
-    "last_name",
-    "source",
-    "source_account",
-    "external_id",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class LockedContact:
-    """The columns of a locked contact that the policy and the writes read, in column order."""
+    """The columns of a locked contact that the lifecycle reads; each lock reads a prefix."""
 
     id: int
     status: ContactStatus
     stage_id: int | None
     assignee_id: int | None
-    emails: list[str]
-    phones: list[str]
-    # Loaded for deletion only (DELETION_COLUMNS).
+    # Read for deletion only (display names, suppression digests); None when not read.
+    emails: list[str] | None = None
+    phones: list[str] | None = None
     first_name: str | None = None
     last_name: str | None = None
     source: str | None = None
     source_account: str | None = None
     external_id: str | None = None
+
+
+# Never the datetimes, the search text or (for status changes) the JSON columns: converting
+# those for every row was most of the cost of a bulk action.
+DELETION_COLUMNS = tuple(f.name for f in fields(LockedContact))
+STATUS_COLUMNS = DELETION_COLUMNS[:4]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +177,9 @@ async def judge_locked(
 
     With `with_rows`, the outcomes also carry the full rows, loaded once the locks are held.
     """
+    requirement = REQUIREMENTS[action]
+    if (requirement.needs_email or requirement.needs_phone) and "emails" not in columns:
+        raise ValueError(f"the policy reads emails and phones to {action}")
     locked = await lock_columns(workspace_id, [t.pk for t in targets if t.pk is not None], columns)
     rows = await full_rows(workspace_id, list(locked)) if with_rows else {}
     categories = await stage_categories(workspace_id)
@@ -262,7 +258,7 @@ async def change_status(
         action
     ]
     async with in_transaction():
-        outcomes = await judge_locked(workspace_id, action, targets, POLICY_COLUMNS, with_rows)
+        outcomes = await judge_locked(workspace_id, action, targets, STATUS_COLUMNS, with_rows)
         allowed = allowed_pks(outcomes)
         if dry_run or not allowed:
             return BulkOutcome(outcomes, dry_run)
@@ -324,7 +320,7 @@ async def _suppress(workspace_id: int, contacts: Sequence[LockedContact]) -> Non
             else None
         )
         for kind, value in contact_digests(
-            workspace.secret, contact.emails, contact.phones, origin
+            workspace.secret, contact.emails or [], contact.phones or [], origin
         ):
             digests[value] = kind
     if not digests:
@@ -349,4 +345,6 @@ async def _suppress(workspace_id: int, contacts: Sequence[LockedContact]) -> Non
 
 
 def deleted_display_name(contact: LockedContact) -> str:
-    return display_name(contact.first_name, contact.last_name, contact.emails, contact.phones)
+    return display_name(
+        contact.first_name, contact.last_name, contact.emails or [], contact.phones or []
+    )

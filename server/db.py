@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -81,6 +82,15 @@ def connection() -> BaseDBAsyncClient:
 async def values_of(query: QuerySet[Any], field: str) -> list[Any]:
     """One column of a query's rows (Tortoise types flat value lists as tuples)."""
     return cast(list[Any], await query.values_list(field, flat=True))
+
+
+def insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]) -> str:
+    """INSERT with positional parameters in the connection's dialect ($n or ?)."""
+    numbered = connection.capabilities.dialect == "postgres"
+    marks = [f"${n}" if numbered else "?" for n in range(1, len(columns) + 1)]
+    names = ", ".join(f'"{column}"' for column in columns)
+    # Only fixed identifiers are interpolated; every value is a parameter.
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marks)})'  # noqa: S608
 
 
 def is_postgres() -> bool:

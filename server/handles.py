@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from server.db import values_of
+from server.db import insert_sql, values_of
 from server.models import Contact, ContactHandle
 
 EMAIL = "email"
 PHONE = "phone"
 _BATCH = 2_000
+_COLUMNS = ("workspace_id", "contact_id", "kind", "value")
 
 
 def handles_of(contact: Contact) -> list[tuple[str, str]]:
@@ -25,14 +26,13 @@ async def reindex(workspace_id: int, contacts: Sequence[Contact], *, fresh: bool
         ids = [c.id for c in contacts]
         for start in range(0, len(ids), _BATCH):
             await ContactHandle.filter(contact_id__in=ids[start : start + _BATCH]).delete()
-    await ContactHandle.bulk_create(
-        [
-            ContactHandle(workspace_id=workspace_id, contact_id=c.id, kind=kind, value=value)
-            for c in contacts
-            for kind, value in handles_of(c)
-        ],
-        batch_size=_BATCH,
-    )
+    # Rows of plain values, as sync._insert writes contacts: a model instance per handle and
+    # bulk_create's conversions cost more than the database's own work.
+    rows = [[workspace_id, c.id, kind, value] for c in contacts for kind, value in handles_of(c)]
+    connection = ContactHandle._meta.db  # the transaction's, when there is one
+    sql = insert_sql(connection, ContactHandle._meta.db_table, _COLUMNS)
+    for start in range(0, len(rows), _BATCH):
+        await connection.execute_many(sql, rows[start : start + _BATCH])
 
 
 async def owners(workspace_id: int, kind: str, values: Iterable[str]) -> dict[str, list[int]]:

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import is_postgres
+from server.db import insert_sql, is_postgres
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -381,15 +381,6 @@ INSERTED_COLUMNS = (
 )
 
 
-def _insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]) -> str:
-    """INSERT with positional parameters in the connection's dialect ($n or ?)."""
-    numbered = connection.capabilities.dialect == "postgres"
-    marks = [f"${n}" if numbered else "?" for n in range(1, len(columns) + 1)]
-    names = ", ".join(f'"{column}"' for column in columns)
-    # Only fixed identifiers are interpolated; every value is a parameter.
-    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marks)})'  # noqa: S608
-
-
 async def _insert(
     connection: BaseDBAsyncClient, workspace_id: int, created: list[_Draft], now: datetime
 ) -> None:
@@ -426,7 +417,7 @@ async def _insert(
         ]
         for c in created
     ]
-    sql = _insert_sql(connection, Contact._meta.db_table, INSERTED_COLUMNS)
+    sql = insert_sql(connection, Contact._meta.db_table, INSERTED_COLUMNS)
     for chunk in _chunked(values, WRITE_BATCH):
         await connection.execute_many(sql, chunk)
     pending = {
@@ -680,7 +671,7 @@ async def _bring_in(
     if batch.reindex:
         await handles.reindex(workspace_id, list(batch.reindex.values()))
     if batch.links:
-        sql = _insert_sql(connection, ContactTag._meta.db_table, ("contact_id", "tag_id"))
+        sql = insert_sql(connection, ContactTag._meta.db_table, ("contact_id", "tag_id"))
         links = [[contact.id, tag_id] for contact, tag_id in batch.links]
         for chunk in _chunked(links):
             await connection.execute_many(sql, chunk)

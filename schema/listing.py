@@ -33,6 +33,7 @@ class ContactConnection:
 
 
 T = TypeVar("T")
+Joined = TypeVar("Joined", m.Stage, m.User)
 
 # Relations the page query joins, by the Contact fields that read them.
 _JOINED_BY_FIELD = {"stage": ("stage",), "assignee": ("assignee",), "archiveBlockers": ("stage",)}
@@ -75,21 +76,14 @@ async def _load_if(
     return await loader.load_many(keys)
 
 
-def _joined_stage(row: m.Contact, loaders: Loaders) -> m.Stage | None:
-    stage = row.stage
-    # The loader answers only for the viewer's workspace; so does the joined row.
-    if stage is None or stage.workspace_id != loaders.workspace_id:
+def _joined(
+    related: Joined | None, loader: DataLoader[int, Joined | None], workspace: int
+) -> Joined | None:
+    # The loaders answer only for the viewer's workspace; so do the joined rows.
+    if related is None or related.workspace_id != workspace:
         return None
-    loaders.stage.prime(stage.id, stage)
-    return stage
-
-
-def _joined_assignee(row: m.Contact, loaders: Loaders) -> m.User | None:
-    user = row.assignee
-    if user is None or user.workspace_id != loaders.workspace_id:
-        return None
-    loaders.user.prime(user.id, user)
-    return user
+    loader.prime(related.id, related)
+    return related
 
 
 async def _preload(
@@ -103,8 +97,16 @@ async def _preload(
     )
     return [
         Preloaded(
-            stage=_joined_stage(row, loaders) if "stage" in joined else UNLOADED,
-            assignee=_joined_assignee(row, loaders) if "assignee" in joined else UNLOADED,
+            stage=(
+                _joined(row.stage, loaders.stage, loaders.workspace_id)
+                if "stage" in joined
+                else UNLOADED
+            ),
+            assignee=(
+                _joined(row.assignee, loaders.user, loaders.workspace_id)
+                if "assignee" in joined
+                else UNLOADED
+            ),
             tags=row_tags,
             buckets=row_buckets,
         )

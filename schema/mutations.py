@@ -71,14 +71,16 @@ class _ContactID(Contact):
     Reading any other field fails loudly rather than answering from a row never loaded.
     """
 
-    def __init__(self, pk: int) -> None:
-        self.id = strawberry.ID(ids.encode("Contact", pk))
+    def __init__(self, global_id: str) -> None:
+        self.id = strawberry.ID(global_id)
 
 
 def _contact(outcome: Outcome) -> Contact | None:
     if outcome.contact is not None:
         return Contact.from_model(outcome.contact)
-    return _ContactID(outcome.locked.id) if outcome.locked is not None else None
+    # IDs are canonical (a selection never matches another spelling), so the selected ID is
+    # the contact's own: no need to encode it again for each of thousands of results.
+    return _ContactID(outcome.contact_id) if outcome.locked is not None else None
 
 
 _ID_FIELDS = frozenset({"id", "__typename"})
@@ -146,8 +148,6 @@ def _given(patch: ContactInput) -> dict[str, Any]:
 
 
 def _one_target(raw_id: str) -> Sequence[Target]:
-    from server import ids
-
     return distinct_targets([raw_id], [ids.decode(raw_id, "Contact")])
 
 

@@ -68,9 +68,10 @@ async def test_results_that_read_only_ids_match_results_that_read_more(
     async def no_full_rows(*args: object) -> None:
         raise AssertionError("full rows loaded for a selection of IDs")
 
+    sent = await mixed(world)
     with monkeypatch.context() as patched:
         patched.setattr(lifecycle, "full_rows", no_full_rows)
-        narrow = await archive(gql, world, await mixed(world), "__typename id")
+        narrow = await archive(gql, world, sent, "__typename id")
     wide = await archive(gql, world, await mixed(world), "id status")
 
     def shape(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
@@ -81,6 +82,12 @@ async def test_results_that_read_only_ids_match_results_that_read_more(
     assert [r["contact"]["__typename"] for r in narrow["results"] if "contact" in r] == [
         "Contact"
     ] * 3
+    lead, free, _, archived, _ = sent
+    assert [r["contact"]["id"] for r in narrow["results"] if "contact" in r] == [
+        lead,
+        free,
+        archived,
+    ]
     assert [r["contact"]["status"] for r in wide["results"] if "contact" in r] == [
         "ACTIVE",
         "ARCHIVED",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -15,6 +15,10 @@ from server.settings import get_settings
 
 MODELS_MODULE = "server.models"
 MIGRATIONS_MODULE = "server.migrations"
+# Values per statement: well under both databases' parameter limits.
+CHUNK = 2_000
+
+T = TypeVar("T")
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -82,6 +86,12 @@ def connection() -> BaseDBAsyncClient:
 async def values_of(query: QuerySet[Any], field: str) -> list[Any]:
     """One column of a query's rows (Tortoise types flat value lists as tuples)."""
     return cast(list[Any], await query.values_list(field, flat=True))
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """`values` in consecutive lists of at most `size`, for statements with one value each."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 def insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]) -> str:

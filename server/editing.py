@@ -17,10 +17,10 @@ from tortoise.transactions import in_transaction
 
 from server import handles
 from server.contact_text import display_name, search_text, sort_name
-from server.db import values_of
+from server.db import chunks, values_of
 from server.directory import Criteria, Target, requirement_q
 from server.errors import BadUserInput
-from server.lifecycle import BulkOutcome, Outcome, allowed_pks, chunks, judge
+from server.lifecycle import BulkOutcome, Outcome, allowed_pks, judge
 from server.models import (
     Bucket,
     Contact,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from server.db import insert_sql, values_of
+from server.db import chunks, insert_sql, values_of
 from server.models import Contact, ContactHandle
 
 EMAIL = "email"
 PHONE = "phone"
-_BATCH = 2_000
 _COLUMNS = ("workspace_id", "contact_id", "kind", "value")
 
 
@@ -23,27 +22,24 @@ async def reindex(workspace_id: int, contacts: Sequence[Contact], *, fresh: bool
     if not contacts:
         return
     if not fresh:
-        ids = [c.id for c in contacts]
-        for start in range(0, len(ids), _BATCH):
-            await ContactHandle.filter(contact_id__in=ids[start : start + _BATCH]).delete()
+        for ids in chunks([c.id for c in contacts]):
+            await ContactHandle.filter(contact_id__in=ids).delete()
     # Rows of plain values, as sync._insert writes contacts: a model instance per handle and
     # bulk_create's conversions cost more than the database's own work.
     rows = [[workspace_id, c.id, kind, value] for c in contacts for kind, value in handles_of(c)]
     connection = ContactHandle._meta.db  # the transaction's, when there is one
     sql = insert_sql(connection, ContactHandle._meta.db_table, _COLUMNS)
-    for start in range(0, len(rows), _BATCH):
-        await connection.execute_many(sql, rows[start : start + _BATCH])
+    for batch in chunks(rows):
+        await connection.execute_many(sql, batch)
 
 
 async def owners(workspace_id: int, kind: str, values: Iterable[str]) -> dict[str, list[int]]:
     """For each value, the contacts that have it (oldest first)."""
     wanted = sorted(set(values))
     found: dict[str, list[int]] = defaultdict(list)
-    for start in range(0, len(wanted), _BATCH):
+    for batch in chunks(wanted):
         rows = (
-            await ContactHandle.filter(
-                workspace_id=workspace_id, kind=kind, value__in=wanted[start : start + _BATCH]
-            )
+            await ContactHandle.filter(workspace_id=workspace_id, kind=kind, value__in=batch)
             .order_by("contact_id")
             .values_list("value", "contact_id")
         )

@@ -7,7 +7,7 @@ concurrent request did in between can slip through.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Literal
@@ -16,7 +16,7 @@ from tortoise.queryset import ValuesListQuery
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
-from server.db import values_of
+from server.db import CHUNK, chunks, values_of
 from server.directory import Target, requirement_q
 from server.models import AuditEntry, Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -30,10 +30,8 @@ from server.policy import (
 )
 from server.suppression import contact_digests
 
+
 # Statement parameters are bounded on both databases (SQLite: 32,766; asyncpg: 32,767).
-CHUNK = 2_000
-
-
 @dataclass(frozen=True, slots=True)
 class LockedContact:
     """The columns of a locked contact that the lifecycle reads; each lock reads a prefix."""
@@ -90,11 +88,6 @@ class BulkOutcome:
     @property
     def failed(self) -> int:
         return len(self.outcomes) - self.succeeded
-
-
-def chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[list[int]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
 
 
 def facts_of(
@@ -327,8 +320,7 @@ async def _suppress(workspace_id: int, contacts: Sequence[LockedContact]) -> Non
         return
     existing: set[str] = set()
     ordered_digests = list(digests)
-    for start in range(0, len(ordered_digests), CHUNK):
-        batch = ordered_digests[start : start + CHUNK]
+    for batch in chunks(ordered_digests):
         existing.update(
             await values_of(
                 Suppression.filter(workspace_id=workspace_id, digest__in=batch), "digest"

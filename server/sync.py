@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import insert_sql, is_postgres
+from server.db import chunks, insert_sql, is_postgres
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -44,8 +44,6 @@ from server.policy import (
 )
 from server.suppression import contact_digests
 
-# Values per statement: well under both databases' parameter limits.
-CHUNK = 2_000
 # Contacts per bulk INSERT / UPDATE statement (an UPDATE takes ~3 parameters per column).
 WRITE_BATCH = 500
 MAX_SOURCE_TEXT = 200
@@ -207,11 +205,6 @@ def _origin(source: Source, row: IncomingContact) -> tuple[str, str, str] | None
     return (source.kind.value, source.account, row.external_id)
 
 
-def _chunked(values: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
-
-
 class _Params:
     """Positional parameters in the connection's dialect: `?` (SQLite) or `$n` (PostgreSQL).
 
@@ -243,7 +236,7 @@ async def _by_origin(
     found: dict[str, int] = {}
     if source.account is None:
         return found
-    for chunk in _chunked(sorted(external_ids)):
+    for chunk in chunks(sorted(external_ids)):
         p = _Params(connection)
         same_origin = (
             f'"workspace_id" = {p(workspace_id)} AND "source" = {p(source.kind.value)} '
@@ -273,7 +266,7 @@ async def _by_origin(
 async def _lock(workspace_id: int, pks: set[int]) -> dict[int, Contact]:
     """Load and lock the matched contacts, in key order so that lockers never deadlock."""
     found: dict[int, Contact] = {}
-    for chunk in _chunked(sorted(pks)):
+    for chunk in chunks(sorted(pks)):
         rows = (
             await Contact.filter(workspace_id=workspace_id, id__in=chunk)
             .order_by("id")
@@ -288,7 +281,7 @@ async def _suppressed(
 ) -> set[str]:
     """Which of these digests a deletion with preventResync stored."""
     found: set[str] = set()
-    for chunk in _chunked(sorted(digests)):
+    for chunk in chunks(sorted(digests)):
         p = _Params(connection)
         sql = (
             'SELECT "digest" FROM "suppression" '  # noqa: S608
@@ -418,7 +411,7 @@ async def _insert(
         for c in created
     ]
     sql = insert_sql(connection, Contact._meta.db_table, INSERTED_COLUMNS)
-    for chunk in _chunked(values, WRITE_BATCH):
+    for chunk in chunks(values, WRITE_BATCH):
         await connection.execute_many(sql, chunk)
     pending = {
         _identity(c.source, c.source_account, c.external_id, c.emails, c.phones): c for c in created
@@ -614,7 +607,7 @@ async def _bring_in(
     names = {name.casefold(): name for r in rows for name in r.tags}
     if names:
         tag_ids = {t.name_key: t.id for t in await ensure_tags(workspace_id, list(names.values()))}
-        for chunk in _chunked(sorted(contacts)):
+        for chunk in chunks(sorted(contacts)):
             batch.linked.update(
                 await ContactTag.filter(
                     contact_id__in=chunk, tag_id__in=list(tag_ids.values())
@@ -673,10 +666,10 @@ async def _bring_in(
     if batch.links:
         sql = insert_sql(connection, ContactTag._meta.db_table, ("contact_id", "tag_id"))
         links = [[contact.id, tag_id] for contact, tag_id in batch.links]
-        for chunk in _chunked(links):
-            await connection.execute_many(sql, chunk)
-    for chunk in _chunked(sorted(lifted)):
-        await Suppression.filter(workspace_id=workspace_id, digest__in=chunk).delete()
+        for link_rows in chunks(links):
+            await connection.execute_many(sql, link_rows)
+    for lifted_digests in chunks(sorted(lifted)):
+        await Suppression.filter(workspace_id=workspace_id, digest__in=lifted_digests).delete()
     return ImportResult(batch.counts, refused)
 
 

@@ -781,7 +781,7 @@ async def case_scale(ctx: Ctx, scale_url: str, count: int) -> None:
                 for label, query in (("count", COUNT), ("first page", FIRST_PAGE)):
                     statements = await statements_of(sub, space, query, {"id": AUDIENCE[kind]})
                     for sql, values in statements:
-                        if '"contact"' in sql and "api_token" not in sql:
+                        if ('"contact"' in sql or "contact_tally" in sql) and "api_token" not in sql:
                             plan = await explain(store, sql, values)
                             plans.append(f"-- {kind} {label}:\n{sql}\n-- values: {values}\n{plan}")
         (RESULTS / "scale-plans.txt").write_text("\n\n".join(plans) + "\n")

@@ -9,7 +9,6 @@ from typing import TypeVar
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import SelectedField, Selection
-from tortoise.queryset import QuerySet
 
 from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder, criteria_from, order_from
@@ -18,18 +17,19 @@ from schema.types import UNLOADED, Contact, ContactEdge, Node, PageInfo, Preload
 from server import ids
 from server import models as m
 from server.directory import Audience as AudienceValue
-from server.directory import AudienceKind, Criteria, contacts_matching, page
+from server.directory import AudienceKind, Criteria, contacts_matching, count_matching, page
 
 
 @strawberry.type
 class ContactConnection:
     edges: list[ContactEdge]
     page_info: PageInfo
-    query: strawberry.Private[QuerySet[m.Contact]]
+    workspace_id: strawberry.Private[int]
+    narrowing: strawberry.Private[tuple[Criteria, ...]]
 
     @strawberry.field(description="All contacts that match, across pages.")
     async def total_count(self) -> int:
-        return await self.query.count()
+        return await count_matching(self.workspace_id, *self.narrowing)
 
 
 T = TypeVar("T")
@@ -151,7 +151,8 @@ async def contact_connection(
             start_cursor=result.cursors[0] if result.cursors else None,
             end_cursor=result.cursors[-1] if result.cursors else None,
         ),
-        query=query,
+        workspace_id=info.context.viewer.workspace_id,
+        narrowing=narrowing,
     )
 
 
@@ -163,9 +164,7 @@ class Audience(Node):
 
     @strawberry.field
     async def contact_count(self, info: Info) -> int:
-        return await contacts_matching(
-            info.context.viewer.workspace_id, self.value.criteria
-        ).count()
+        return await count_matching(info.context.viewer.workspace_id, self.value.criteria)
 
     @strawberry.field(description="The audience's contacts, narrowed by filter.")
     async def contacts(

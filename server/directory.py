@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,7 +14,7 @@ from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from server.contact_text import fold
-from server.db import values_of
+from server.db import is_postgres, values_of
 from server.errors import BadUserInput
 from server.models import Contact, ContactBucket, ContactTag, SavedAudience, Stage
 from server.policy import (
@@ -25,6 +25,7 @@ from server.policy import (
     Requirement,
     StageCategory,
 )
+from server.tallies import tally
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -209,6 +210,17 @@ def contacts_matching(workspace_id: int, *criteria: Criteria) -> QuerySet[Contac
     if not criteria:
         query = query.filter(workspace_id=workspace_id)
     return query
+
+
+async def count_matching(workspace_id: int, *criteria: Criteria) -> int:
+    """How many contacts match: from the tally when the criteria name at most a status."""
+    statuses = {each.status for each in criteria}
+    by_status_only = all(replace(each, status=None) == Criteria() for each in criteria)
+    if not (by_status_only and len(statuses) <= 1 and is_postgres()):
+        return await contacts_matching(workspace_id, *criteria).count()
+    counts = await tally(workspace_id)
+    status = next(iter(statuses), None)
+    return sum(counts.values()) if status is None else counts[status]
 
 
 # ---------------------------------------------------------------- ordering and pages

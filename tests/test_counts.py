@@ -1,0 +1,195 @@
+"""Audience counts and totalCount: exact after every kind of change, on both databases.
+
+On PostgreSQL they come from the tally that triggers keep (migration 0004); these tests hold
+the tally to the contacts themselves, whatever changed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conftest import GraphQL, World, count_statements, gid, make_world
+from sourcing import CREATE, archive, delete, sync, upload
+
+from server import db, tallies
+from server.models import Contact, Workspace
+from server.policy import ContactStatus, StageCategory
+
+COUNTS = """{
+  audiences { kind contactCount }
+  contacts { totalCount }
+  archived: contacts(filter: {status: ARCHIVED}) { totalCount }
+}"""
+
+UNARCHIVE = """mutation($ids: [ID!]) {
+  unarchiveContacts(input: {selection: {ids: $ids}}) { succeeded } }"""
+
+RENAME = """mutation($id: ID!) {
+  updateContact(input: {id: $id, patch: {company: "Renamed"}}) { __typename } }"""
+
+
+async def counts(gql: GraphQL, world: World) -> dict[str, int]:
+    """Every count the API gives, by audience kind; fails unless the totals agree."""
+    data = await gql(COUNTS, as_=world.member)
+    by_kind = {row["kind"]: row["contactCount"] for row in data["audiences"]}
+    assert data["contacts"]["totalCount"] == by_kind["ALL_PEOPLE"]
+    assert data["archived"]["totalCount"] == by_kind["ARCHIVED_PEOPLE"]
+    return by_kind
+
+
+async def counted(world: World) -> dict[str, int]:
+    """The same counts by counting the rows."""
+    mine = Contact.filter(workspace_id=world.workspace.id)
+    return {
+        "MY_PEOPLE": await mine.filter(status=ContactStatus.ACTIVE).count(),
+        "ARCHIVED_PEOPLE": await mine.filter(status=ContactStatus.ARCHIVED).count(),
+        "ALL_PEOPLE": await mine.count(),
+    }
+
+
+def expected(active: int, archived: int) -> dict[str, int]:
+    return {"MY_PEOPLE": active, "ARCHIVED_PEOPLE": archived, "ALL_PEOPLE": active + archived}
+
+
+async def created(gql: GraphQL, world: World, name: str) -> Contact:
+    data = await gql(CREATE, {"input": {"firstName": name}}, as_=world.member)
+    assert data["createContact"]["__typename"] == "ContactCreated"
+    return await Contact.get(workspace_id=world.workspace.id, first_name=name)
+
+
+async def test_audience_counts_follow_every_change_to_the_contacts(
+    gql: GraphQL, world: World, other_world: World
+) -> None:
+    await other_world.contact("Elsewhere", archived=True)
+    assert await counts(gql, world) == expected(active=0, archived=0)
+
+    ada, bob, cal = [await created(gql, world, name) for name in ("Ada", "Bob", "Cal")]
+    assert await counts(gql, world) == expected(active=3, archived=0)
+
+    await sync(gql, world.member, [{"externalId": "P1", "firstName": "Dee"}])
+    csv = b"first_name\nEve\nFay\n"
+    assert (await upload(gql.http, world.member.token, csv)).status_code == 200
+    assert await counts(gql, world) == expected(active=6, archived=0)
+
+    await archive(gql, world, ada, bob, cal)
+    assert await counts(gql, world) == expected(active=3, archived=3)
+
+    data = await gql(UNARCHIVE, {"ids": [gid(ada)]}, as_=world.member)
+    assert data["unarchiveContacts"]["succeeded"] == 1
+    data = await gql(RENAME, {"id": gid(ada)}, as_=world.member)
+    assert data["updateContact"]["__typename"] == "ContactUpdated"
+    assert await counts(gql, world) == expected(active=4, archived=2)
+
+    await delete(gql, world, await Contact.get(id=bob.id))
+    assert await counts(gql, world) == expected(active=4, archived=1)
+    assert await counts(gql, world) == await counted(world)
+    assert await counts(gql, other_world) == expected(active=0, archived=1)
+
+
+async def test_a_refused_archive_leaves_the_counts_as_they_were(gql: GraphQL, world: World) -> None:
+    lead = await world.contact("Lea", stage=StageCategory.LEAD)
+    await world.contact("Max")
+    before = await counts(gql, world)
+
+    data = await gql(
+        """mutation($ids: [ID!]) { archiveContacts(input: {selection: {ids: $ids}}) {
+          succeeded results { __typename } } }""",
+        {"ids": [gid(lead)]},
+        as_=world.member,
+    )
+
+    assert data["archiveContacts"]["results"] == [{"__typename": "ArchiveBlockedByStage"}]
+    assert await counts(gql, world) == before == expected(active=2, archived=0)
+
+
+# ---------------------------------------------------------------- PostgreSQL's tally
+
+
+async def tally_rows(workspace: Workspace) -> int:
+    rows = await db.connection().execute_query_dict(
+        "SELECT count(*) AS n FROM contact_tally WHERE workspace_id = $1", [workspace.id]
+    )
+    return int(rows[0]["n"])
+
+
+@pytest.mark.postgres_only
+async def test_counts_sum_the_tally_instead_of_counting_contacts(
+    gql: GraphQL, world: World
+) -> None:
+    await world.contact("Ada")
+    await world.contact("Bob", archived=True)
+
+    with count_statements() as log:
+        assert await counts(gql, world) == expected(active=1, archived=1)
+
+    reads = [s for s in log.statements if "contact_tally" in s]
+    counting = [s for s in log.statements if "COUNT(" in s.upper() and "contact_tally" not in s]
+    assert (len(reads), counting) == (5, [])
+
+
+@pytest.mark.postgres_only
+async def test_a_read_folds_the_tally_once_it_piles_up(gql: GraphQL, world: World) -> None:
+    for n in range(tallies.FOLD_AFTER + 1):
+        await world.contact(f"Person {n}", archived=n % 3 == 0)
+    assert await tally_rows(world.workspace) > tallies.FOLD_AFTER
+
+    assert await counts(gql, world) == expected(active=43, archived=22)
+
+    assert await tally_rows(world.workspace) == 2
+    assert await counts(gql, world) == expected(active=43, archived=22)
+
+
+@pytest.mark.postgres_only
+async def test_the_tally_counts_changes_made_behind_the_apps_back(
+    gql: GraphQL, world: World
+) -> None:
+    client = db.connection()
+    for n in range(3):
+        await world.contact(f"Person {n}")
+    await client.execute_query(
+        "UPDATE contact SET status = 'archived' WHERE workspace_id = $1 AND first_name <> $2",
+        [world.workspace.id, "Person 0"],
+    )
+    assert await counts(gql, world) == expected(active=1, archived=2)
+
+    await client.execute_query("DELETE FROM contact WHERE workspace_id = $1", [world.workspace.id])
+    assert await counts(gql, world) == expected(active=0, archived=0)
+
+    await world.contact("Ada")
+    await client.execute_script("TRUNCATE contact CASCADE")
+    assert await counts(gql, world) == expected(active=0, archived=0)
+
+
+@pytest.mark.postgres_only
+async def test_a_deleted_workspace_leaves_no_tally_behind(database: str) -> None:
+    doomed = await make_world("Doomed")
+    await doomed.contact("Ada")
+    await doomed.contact("Bob", archived=True)
+
+    await doomed.workspace.delete()
+
+    assert await tallies.tally(doomed.workspace.id) == dict.fromkeys(ContactStatus, 0)
+    await tallies.fold(doomed.workspace.id)
+    assert await tally_rows(doomed.workspace) == 0
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_changes_and_folds_keep_the_tally_exact(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tallies, "FOLD_AFTER", 0)  # every read folds, racing the writers
+    people = [await world.contact(f"Person {n}") for n in range(40)]
+
+    async def change(n: int) -> Any:
+        if n % 4 == 0:  # its counts are of a moment mid-race: only the end is checked
+            return await gql(COUNTS, as_=world.member)
+        if n % 4 == 1:
+            return await created(gql, world, f"New {n}")
+        return await archive(gql, world, people[n])
+
+    await asyncio.gather(*(change(n) for n in range(40)))
+
+    # 10 reads, 10 creates, 20 archives: 40 + 10 contacts, 20 of them archived.
+    assert await counts(gql, world) == expected(active=30, archived=20) == await counted(world)

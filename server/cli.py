@@ -454,6 +454,29 @@ def stats(database_url: str | None, workspace: str, as_json: bool) -> None:
     click.echo("Total".ljust(width) + "".join(f"  {cell:>8}" for cell in cells))
 
 
+@main.command(epilog="Example: contacts-server --database-url postgres://crm@localhost/crm recount")
+@click.pass_obj
+def recount(database_url: str | None) -> None:
+    """Rebuild PostgreSQL's tally of contacts per workspace and status from the contacts.
+
+    Audience counts on PostgreSQL read a tally that triggers keep up to date. Data loaded
+    with triggers disabled (pg_restore --disable-triggers, session_replication_role =
+    replica) bypasses them: run this once afterwards. Writers wait while it runs; readers
+    do not. On SQLite counts are always counted, so there is nothing to do.
+    """
+    settings = load_settings(database_url)
+
+    async def work() -> str:
+        from server import db, tallies
+
+        if not db.is_postgres():
+            return "Nothing to do: SQLite counts contacts directly and keeps no tally."
+        contacts, workspaces = await tallies.recount()
+        return f"Recounted {contacts:,} contacts in {workspaces:,} workspace(s)."
+
+    click.echo(run(connected(settings.database_url, work)))
+
+
 # ---------------------------------------------------------------- import
 
 IMPORT_EXAMPLE = "contacts-server import contacts.csv --workspace Acme"

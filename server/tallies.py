@@ -7,6 +7,8 @@ one row per status once they pile up, so a read stays a sum of a handful of rows
 
 from __future__ import annotations
 
+from tortoise.transactions import in_transaction
+
 from server.db import connection
 from server.policy import ContactStatus
 
@@ -47,3 +49,24 @@ async def tally(workspace_id: int) -> dict[ContactStatus, int]:
 async def fold(workspace_id: int) -> None:
     """Fold the workspace's tally into one row per status (none for a status at zero)."""
     await connection().execute_query(_FOLD, [workspace_id])
+
+
+async def recount() -> tuple[int, int]:
+    """Rebuild the tally from the contacts: (contacts, workspaces) counted.
+
+    For data loaded with triggers disabled (`pg_restore --disable-triggers`,
+    `session_replication_role = replica`), which the tally never saw.
+    """
+    async with in_transaction() as client:
+        # Writers wait until the tally is rebuilt (readers do not), so none is missed.
+        await client.execute_script("LOCK TABLE contact IN SHARE MODE")
+        await client.execute_query("DELETE FROM contact_tally")
+        await client.execute_query(
+            "INSERT INTO contact_tally (workspace_id, status, contacts)"
+            " SELECT workspace_id, status, count(*) FROM contact GROUP BY workspace_id, status"
+        )
+        rows = await client.execute_query_dict(
+            "SELECT coalesce(sum(contacts), 0) AS contacts,"
+            " count(DISTINCT workspace_id) AS workspaces FROM contact_tally"
+        )
+    return int(rows[0]["contacts"]), int(rows[0]["workspaces"])

@@ -7,11 +7,15 @@ the tally to the contacts themselves, whatever changed them.
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import GraphQL, World, count_statements, gid, make_world
+from demo_server import Ran, run_command
 from sourcing import CREATE, archive, delete, sync, upload
+from tortoise.transactions import in_transaction
 
 from server import db, tallies
 from server.models import Contact, Workspace
@@ -193,3 +197,44 @@ async def test_concurrent_changes_and_folds_keep_the_tally_exact(
 
     # 10 reads, 10 creates, 20 archives: 40 + 10 contacts, 20 of them archived.
     assert await counts(gql, world) == expected(active=30, archived=20) == await counted(world)
+
+
+def recount(database_url: str, cwd: Path) -> Ran:
+    command = [sys.executable, "-m", "server.cli", "--database-url", database_url, "recount"]
+    return run_command(*command, cwd=cwd)
+
+
+@pytest.mark.postgres_only
+async def test_recount_rebuilds_a_tally_that_missed_a_load_with_triggers_disabled(
+    gql: GraphQL, world: World, database: str, tmp_path: Path
+) -> None:
+    await world.contact("Ada")
+    async with in_transaction() as client:
+        await client.execute_script("SET LOCAL session_replication_role = replica")
+        await client.execute_query(
+            "INSERT INTO contact (workspace_id, emails, phones, sort_name, search_text, status,"
+            " created_at, updated_at) SELECT $1, '[]', '[]', 'x', 'x', 'archived', now(), now()"
+            " FROM generate_series(1, 5)",
+            [world.workspace.id],
+        )
+    assert await counts(gql, world) == expected(active=1, archived=0)
+
+    ran = recount(database, tmp_path)
+
+    assert (ran.code, ran.stdout, ran.stderr) == (
+        0,
+        "Recounted 6 contacts in 1 workspace(s).\n",
+        "",
+    )
+    assert await counts(gql, world) == expected(active=1, archived=5)
+
+
+def test_recount_on_sqlite_has_nothing_to_do(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'contacts.sqlite3'}"
+    assert run_command(sys.executable, "-m", "server.cli", "--database-url", url, "migrate",
+                       cwd=tmp_path).code == 0  # fmt: skip
+
+    ran = recount(url, tmp_path)
+
+    assert (ran.code, ran.stderr) == (0, "")
+    assert ran.stdout == "Nothing to do: SQLite counts contacts directly and keeps no tally.\n"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from pypika_tortoise.context import SqlContext
+from pypika_tortoise.terms import Term, ValueWrapper
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.queryset import QuerySet
 
@@ -92,6 +96,33 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
     """`values` in consecutive lists of at most `size`, for statements with one value each."""
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
+
+
+class _ArrayParameter(Term):
+    """A whole list as one parameter: `ANY($n)` on PostgreSQL, a JSON array's rows on SQLite."""
+
+    def __init__(self, values: list[Any], postgres: bool) -> None:
+        super().__init__()
+        self.postgres = postgres
+        self.parameter = ValueWrapper(values if postgres else json.dumps(values))
+
+    def get_sql(self, ctx: SqlContext) -> str:
+        value = self.parameter.get_sql(ctx)
+        # `value` is a placeholder ($n or ?), never a value.
+        return f"ANY({value})" if self.postgres else f"(SELECT value FROM json_each({value}))"  # noqa: S608
+
+
+def one_of(field: str, values: Sequence[Any]) -> Q:
+    """`field IN values`, sending the values as one parameter instead of one each.
+
+    Building and binding a parameter per value was a fifth of a 10,000-contact archive;
+    one array (PostgreSQL) or JSON text (SQLite) costs the same for any number of values.
+    """
+    postgres = is_postgres()
+    lookup: dict[str, Any] = {
+        field if postgres else f"{field}__in": _ArrayParameter(list(values), postgres)
+    }
+    return Q(**lookup)
 
 
 def insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]) -> str:

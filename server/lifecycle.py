@@ -1,8 +1,8 @@
 """Archive, unarchive and delete, on whole selections.
 
 Each call is one transaction: lock the selected rows, ask the policy about each, then one
-conditional statement per chunk that re-checks the policy's requirement, so that nothing a
-concurrent request did in between can slip through.
+conditional statement that re-checks the policy's requirement, so that nothing a concurrent
+request did in between can slip through.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tortoise.queryset import ValuesListQuery
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
-from server.db import CHUNK, chunks, values_of
+from server.db import CHUNK, chunks, one_of, values_of
 from server.directory import Target, requirement_q
 from server.models import AuditEntry, Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -110,15 +110,12 @@ async def stage_categories(workspace_id: int) -> dict[int, StageCategory]:
 
 async def lock_contacts(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
     """Load and lock the selected contacts, in key order so that lockers never deadlock."""
-    found: dict[int, Contact] = {}
-    for chunk in chunks(sorted(set(pks))):
-        rows = (
-            await Contact.filter(workspace_id=workspace_id, id__in=chunk)
-            .order_by("id")
-            .select_for_update()
-        )
-        found.update((row.id, row) for row in rows)
-    return found
+    rows = (
+        await Contact.filter(one_of("id", sorted(set(pks))), workspace_id=workspace_id)
+        .order_by("id")
+        .select_for_update()
+    )
+    return {row.id: row for row in rows}
 
 
 class _LockingValuesList(ValuesListQuery[Literal[False]]):
@@ -136,12 +133,9 @@ async def lock_columns(
     workspace_id: int, pks: Sequence[int], columns: Sequence[str]
 ) -> dict[int, LockedContact]:
     """Lock the selected contacts in key order (lockers never deadlock), reading only columns."""
-    found: dict[int, LockedContact] = {}
-    for chunk in chunks(sorted(set(pks))):
-        query = Contact.filter(workspace_id=workspace_id, id__in=chunk).order_by("id")
-        locking = _locking(query.values_list(*columns))
-        found.update((row[0], LockedContact(*row)) for row in await locking)
-    return found
+    query = Contact.filter(one_of("id", sorted(set(pks))), workspace_id=workspace_id)
+    locking = _locking(query.order_by("id").values_list(*columns))
+    return {row[0]: LockedContact(*row) for row in await locking}
 
 
 def _locking(query: ValuesListQuery[Literal[False]]) -> _LockingValuesList:
@@ -152,11 +146,8 @@ def _locking(query: ValuesListQuery[Literal[False]]) -> _LockingValuesList:
 
 async def full_rows(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
     """The full rows of contacts this transaction has locked already."""
-    found: dict[int, Contact] = {}
-    for chunk in chunks(sorted(pks)):
-        rows = await Contact.filter(workspace_id=workspace_id, id__in=chunk)
-        found.update((row.id, row) for row in rows)
-    return found
+    rows = await Contact.filter(one_of("id", pks), workspace_id=workspace_id)
+    return {row.id: row for row in rows}
 
 
 async def judge_locked(
@@ -208,13 +199,12 @@ async def _set_status(
 ) -> None:
     archived_at = now if status is ContactStatus.ARCHIVED else None
     guard = requirement_q(workspace_id, REQUIREMENTS[action])
-    for chunk in chunks(pks):
-        changed = await Contact.filter(guard, workspace_id=workspace_id, id__in=chunk).update(
-            status=status, archived_at=archived_at, updated_at=now
-        )
-        if changed != len(chunk):
-            # The rows are locked, so this cannot happen unless the lock was not honoured.
-            raise RuntimeError("a selected contact changed while it was locked")
+    changed = await Contact.filter(guard, one_of("id", pks), workspace_id=workspace_id).update(
+        status=status, archived_at=archived_at, updated_at=now
+    )
+    if changed != len(pks):
+        # The rows are locked, so this cannot happen unless the lock was not honoured.
+        raise RuntimeError("a selected contact changed while it was locked")
 
 
 async def _record(
@@ -291,10 +281,9 @@ async def delete(
         if prevent_resync:
             await _suppress(workspace_id, _allowed_locked(outcomes))
         guard = requirement_q(workspace_id, REQUIREMENTS[Action.DELETE])
-        for chunk in chunks(allowed):
-            # The count Tortoise returns includes cascaded rows on SQLite, so unlike the
-            # status updates there is no count to compare; the guard and the locks suffice.
-            await Contact.filter(guard, workspace_id=workspace_id, id__in=chunk).delete()
+        # The count Tortoise returns includes cascaded rows on SQLite, so unlike the status
+        # updates there is no count to compare; the guard and the locks suffice.
+        await Contact.filter(guard, one_of("id", allowed), workspace_id=workspace_id).delete()
         await _record(workspace_id, actor_id, Action.DELETE, allowed, prevent_resync)
     return BulkOutcome(outcomes, dry_run)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 import strawberry
+from strawberry.types.arguments import InputContext
+from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
 
 from schema.types import OrderDirection
 from server import ids
@@ -13,6 +16,46 @@ from server.directory import Criteria, Order, OrderField
 from server.errors import BadUserInput
 from server.models import Direction, InteractionKind
 from server.policy import ContactStatus, MessageChannel, SourceKind, StageCategory
+
+T = TypeVar("T")
+
+_SCALARS = (str, int, float, bool)
+
+
+def _is_scalar(type_: object) -> bool:
+    if isinstance(type_, StrawberryOptional | StrawberryList):
+        return _is_scalar(type_.of_type)
+    return type_ in _SCALARS
+
+
+def built_directly(cls: type[T]) -> type[T]:
+    """An input of plain scalars and lists of them, built straight from graphql-core's values.
+
+    graphql-core has already coerced and validated every field; Strawberry's generic
+    conversion then took ~15 µs more per field, half of an identical re-sync of 5,000 contacts.
+    """
+    definition = get_object_definition(cls, strict=True)
+    odd = [field.python_name for field in definition.fields if not _is_scalar(field.type)]
+    if odd:
+        raise TypeError(f"{cls.__name__}: not scalars or lists of scalars: {', '.join(odd)}")
+    python_names: dict[str, str] = {}
+
+    def from_input(type_: type[T], value: Mapping[str, Any], context: InputContext) -> T:
+        if not python_names:
+            converter = context.config.name_converter
+            python_names.update(
+                (converter.from_field(field), field.python_name) for field in definition.fields
+            )
+        # Lists are copied, as Strawberry does: graphql-core may share a default between requests.
+        return type_(
+            **{
+                python_names[name]: list(item) if isinstance(item, list) else item
+                for name, item in value.items()
+            }
+        )
+
+    definition.from_input = from_input
+    return cls
 
 
 @strawberry.input(description="All fields are ANDed; list fields match any of their values.")
@@ -150,6 +193,7 @@ class SendMessageInput:
     subject: str | None = None
 
 
+@built_directly
 @strawberry.input
 class SyncedContactInput:
     external_id: str = strawberry.field(

@@ -69,7 +69,7 @@ def postgres_database() -> Iterator[str]:
     """Yield a Tortoise URL `postgres://USER@HOST:PORT/DBNAME` of an empty database."""
     server_url = os.environ.get(ENV_URL, "").strip()
     if server_url:
-        with _database_on_server(server_url) as url:
+        with database_on_server(server_url) as url:
             yield url
     else:
         with _throwaway_cluster() as url:
@@ -179,7 +179,8 @@ def _redact(parts: SplitResult) -> str:
 
 
 @contextlib.contextmanager
-def _database_on_server(server_url: str) -> Iterator[str]:
+def database_on_server(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server of `server_url`, dropped afterwards."""
     parts = _normalize_scheme(server_url)
     dbname = f"contacts_test_{secrets.token_hex(6)}"
     try:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pgcluster
 import pytest
 from conftest import GraphQL, World, count_statements, gid, make_world
 from demo_server import Ran, run_command
@@ -238,3 +239,52 @@ def test_recount_on_sqlite_has_nothing_to_do(tmp_path: Path) -> None:
 
     assert (ran.code, ran.stderr) == (0, "")
     assert ran.stdout == "Nothing to do: SQLite counts contacts directly and keeps no tally.\n"
+
+
+MIGRATE_TO = """
+import asyncio, sys
+from tortoise.migrations.api.migrate import migrate
+from server.db import tortoise_config
+asyncio.run(migrate(config=tortoise_config(sys.argv[1]), target=sys.argv[2]))
+"""
+
+
+def migrate_to(url: str, target: str, cwd: Path) -> None:
+    ran = run_command(sys.executable, "-c", MIGRATE_TO, url, target, cwd=cwd)
+    assert ran.code == 0, ran.stderr
+
+
+@pytest.mark.postgres_only
+async def test_upgrading_a_database_that_has_contacts_tallies_them_and_downgrading_drops_it(
+    database: str, tmp_path: Path
+) -> None:
+    with pgcluster.database_on_server(database) as url:
+        migrate_to(url, "models.0003_audit_entries", tmp_path)
+        connection = await pgcluster.connect(url)
+        try:
+            workspace = await connection.fetchval(
+                "INSERT INTO workspace (name, phone_region, secret, created_at)"
+                " VALUES ('Old', 'US', 's', now()) RETURNING id"
+            )
+            await connection.execute(
+                "INSERT INTO contact (workspace_id, emails, phones, sort_name, search_text,"
+                " status, created_at, updated_at) SELECT $1, '[]', '[]', 'x', 'x',"
+                " CASE WHEN n % 3 = 0 THEN 'archived' ELSE 'active' END, now(), now()"
+                " FROM generate_series(1, 30) AS n",
+                workspace,
+            )
+
+            migrate_to(url, "models.0004_contact_tallies", tmp_path)
+            tallied = await connection.fetch(
+                "SELECT status, sum(contacts) AS n FROM contact_tally"
+                " WHERE workspace_id = $1 GROUP BY status ORDER BY status",
+                workspace,
+            )
+            assert [tuple(row) for row in tallied] == [("active", 20), ("archived", 10)]
+
+            migrate_to(url, "models.0003_audit_entries", tmp_path)
+            left = await connection.fetchval("SELECT to_regclass('contact_tally') IS NULL")
+            assert left is True
+            await connection.execute("DELETE FROM contact")  # no trigger is left to fire
+        finally:
+            await connection.close()

@@ -164,7 +164,7 @@ class Audience(Node):
 
     @strawberry.field
     async def contact_count(self, info: Info) -> int:
-        return await count_matching(info.context.viewer.workspace_id, self.value.criteria)
+        return await info.context.loaders.audience_size.load(self.value.criteria)
 
     @strawberry.field(description="The audience's contacts, narrowed by filter.")
     async def contacts(

@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.functions import Count
 
 from server import db
+from server.directory import Criteria, count_each
 from server.models import (
     Bucket,
     ContactBucket,
@@ -101,6 +102,10 @@ class Loaders:
             load_fn=self._interactions
         )
         self.interaction_count = DataLoader[int, int](load_fn=self._interaction_counts)
+        self.audience_size = DataLoader[Criteria, int](load_fn=self._audience_sizes)
+
+    async def _audience_sizes(self, audiences: Sequence[Criteria]) -> list[int]:
+        return await count_each(self.workspace_id, audiences)
 
     async def _workspaces(self, keys: Sequence[int]) -> list[Workspace | None]:
         rows = await Workspace.filter(id__in=list(keys), id=self.workspace_id)

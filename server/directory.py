@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from server.contact_text import fold
@@ -212,15 +213,42 @@ def contacts_matching(workspace_id: int, *criteria: Criteria) -> QuerySet[Contac
     return query
 
 
+def _by_status_only(criteria: Criteria) -> bool:
+    return replace(criteria, status=None) == Criteria()
+
+
+def _tallied(counts: dict[ContactStatus, int], status: ContactStatus | None) -> int:
+    return sum(counts.values()) if status is None else counts[status]
+
+
 async def count_matching(workspace_id: int, *criteria: Criteria) -> int:
     """How many contacts match: from the tally when the criteria name at most a status."""
     statuses = {each.status for each in criteria}
-    by_status_only = all(replace(each, status=None) == Criteria() for each in criteria)
-    if not (by_status_only and len(statuses) <= 1 and is_postgres()):
+    if not (all(map(_by_status_only, criteria)) and len(statuses) <= 1 and is_postgres()):
         return await contacts_matching(workspace_id, *criteria).count()
-    counts = await tally(workspace_id)
-    status = next(iter(statuses), None)
-    return sum(counts.values()) if status is None else counts[status]
+    return _tallied(await tally(workspace_id), next(iter(statuses), None))
+
+
+async def count_each(workspace_id: int, audiences: Sequence[Criteria]) -> list[int]:
+    """How many contacts each of several criteria matches, in one or two statements.
+
+    Status-only criteria (the built-in audiences) read the tally on PostgreSQL; the rest
+    are counted together, each by a conditional COUNT over one pass of the workspace.
+    """
+    counts: dict[int, int] = {}
+    tallied = [i for i, each in enumerate(audiences) if _by_status_only(each) and is_postgres()]
+    if tallied:
+        by_status = await tally(workspace_id)
+        counts.update((i, _tallied(by_status, audiences[i].status)) for i in tallied)
+    counted = [i for i in range(len(audiences)) if i not in counts]
+    if counted:
+        sizes = {
+            f"n{i}": Count("id", _filter=criteria_q(workspace_id, audiences[i])) for i in counted
+        }
+        query = Contact.filter(workspace_id=workspace_id).annotate(**sizes).values(*sizes)
+        row = (await query)[0]
+        counts.update((i, int(row[f"n{i}"] or 0)) for i in counted)
+    return [counts[i] for i in range(len(audiences))]
 
 
 # ---------------------------------------------------------------- ordering and pages

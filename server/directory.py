@@ -236,7 +236,8 @@ async def count_each(workspace_id: int, audiences: Sequence[Criteria]) -> list[i
     are counted together, each by a conditional COUNT over one pass of the workspace.
     """
     counts: dict[int, int] = {}
-    tallied = [i for i, each in enumerate(audiences) if _by_status_only(each) and is_postgres()]
+    postgres = is_postgres()
+    tallied = [i for i, each in enumerate(audiences) if postgres and _by_status_only(each)]
     if tallied:
         by_status = await tally(workspace_id)
         counts.update((i, _tallied(by_status, audiences[i].status)) for i in tallied)

@@ -31,6 +31,7 @@ from server.editing import (
     validated_fields,
 )
 from server.errors import BadUserInput
+from server.lifecycle import lock_contacts
 from server.models import Contact, ContactTag, Suppression, Workspace
 from server.policy import (
     SYNC_SOURCES,
@@ -260,19 +261,6 @@ async def _by_origin(
         for row in rows:
             # Newest first on SQLite: the last one written is the oldest.
             found[str(row["external_id"])] = int(row["id"])
-    return found
-
-
-async def _lock(workspace_id: int, pks: set[int]) -> dict[int, Contact]:
-    """Load and lock the matched contacts, in key order so that lockers never deadlock."""
-    found: dict[int, Contact] = {}
-    for chunk in chunks(sorted(pks)):
-        rows = (
-            await Contact.filter(workspace_id=workspace_id, id__in=chunk)
-            .order_by("id")
-            .select_for_update()
-        )
-        found.update((row.id, row) for row in rows)
     return found
 
 
@@ -590,7 +578,7 @@ async def _bring_in(
         **{("e", value): owners[0] for value, owners in email_owners.items()},
         **{("p", value): owners[0] for value, owners in phone_owners.items()},
     }
-    contacts = await _lock(workspace_id, set(origins.values()) | set(first_owner.values()))
+    contacts = await lock_contacts(workspace_id, [*origins.values(), *first_owner.values()])
     for external_id, pk in origins.items():
         if pk in contacts:
             batch.by_origin[external_id] = contacts[pk]

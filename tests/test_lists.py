@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import GraphQL, World, bucket_of, count_statements, gid
+from conftest import GraphQL, StatementLog, World, bucket_of, count_statements, gid
 
 from server import ids
 from server.directory import AudienceKind
@@ -81,17 +81,27 @@ async def make_people(world: World, count: int) -> None:
         await bucket_of(world, f"bucket-{index}", contact)
 
 
+async def page_statements(
+    gql: GraphQL, world: World, query: str, first: int, audience: str | None = None
+) -> StatementLog:
+    """The statements of one page of `first` contacts (fails unless it has that many)."""
+    variables: dict[str, Any] = {"first": first}
+    if audience is not None:
+        variables["id"] = audience
+    with count_statements() as log:
+        data = await gql(query, variables, as_=world.member)
+    connection = data["audience"]["contacts"] if audience is not None else data["contacts"]
+    assert len(connection["edges"]) == first
+    return log
+
+
 async def test_a_page_of_contacts_costs_the_same_statements_whatever_its_length(
     world: World, gql: GraphQL
 ) -> None:
     await make_people(world, 100)
     await gql("{ viewer { name } }", as_=world.member)  # records the token's last use
-    with count_statements() as small:
-        data = await gql(RICH_PAGE, {"first": 10}, as_=world.member)
-    assert len(data["contacts"]["edges"]) == 10
-    with count_statements() as large:
-        data = await gql(RICH_PAGE, {"first": 100}, as_=world.member)
-    assert len(data["contacts"]["edges"]) == 100
+    small = await page_statements(gql, world, RICH_PAGE, 10)
+    large = await page_statements(gql, world, RICH_PAGE, 100)
     assert large.count == small.count
     # Authentication, the page (stage and assignee joined), workspaces, tags, buckets, bucket
     # sizes.
@@ -103,12 +113,8 @@ async def test_a_list_page_costs_four_statements_whatever_its_length(
 ) -> None:
     await make_people(world, 100)
     await gql("{ viewer { name } }", as_=world.member)  # records the token's last use
-    with count_statements() as small:
-        data = await gql(LIST_PAGE, {"first": 10}, as_=world.member)
-    assert len(data["contacts"]["edges"]) == 10
-    with count_statements() as large:
-        data = await gql(LIST_PAGE, {"first": 100}, as_=world.member)
-    assert len(data["contacts"]["edges"]) == 100
+    small = await page_statements(gql, world, LIST_PAGE, 10)
+    large = await page_statements(gql, world, LIST_PAGE, 100)
     assert large.count == small.count, large.statements
     # The token, the page with its stage and assignee joined, the tags, the buckets.
     assert large.count <= 4, large.statements
@@ -120,12 +126,8 @@ async def test_an_audience_page_costs_four_statements_whatever_its_length(
     await make_people(world, 100)
     audience = ids.encode("Audience", AudienceKind.ALL_PEOPLE.value)
     await gql("{ viewer { name } }", as_=world.member)
-    with count_statements() as small:
-        data = await gql(AUDIENCE_PAGE, {"id": audience, "first": 10}, as_=world.member)
-    assert len(data["audience"]["contacts"]["edges"]) == 10
-    with count_statements() as large:
-        data = await gql(AUDIENCE_PAGE, {"id": audience, "first": 100}, as_=world.member)
-    assert len(data["audience"]["contacts"]["edges"]) == 100
+    small = await page_statements(gql, world, AUDIENCE_PAGE, 10, audience)
+    large = await page_statements(gql, world, AUDIENCE_PAGE, 100, audience)
     assert large.count == small.count, large.statements
     assert large.count <= 4, large.statements
 

@@ -7,16 +7,16 @@ request did in between can slip through.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, cast
 
-from tortoise.queryset import ValuesListQuery
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
-from server.db import CHUNK, chunks, one_of, values_of
+from server.db import CHUNK, chunks, one_of, row_decoder, values_of
 from server.directory import Target, requirement_q
 from server.models import AuditEntry, Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -108,46 +108,54 @@ async def stage_categories(workspace_id: int) -> dict[int, StageCategory]:
     return {int(pk): StageCategory(category) for pk, category in rows}
 
 
-async def lock_contacts(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
-    """Load and lock the selected contacts, in key order so that lockers never deadlock."""
-    rows = (
-        await Contact.filter(one_of("id", sorted(set(pks))), workspace_id=workspace_id)
-        .order_by("id")
-        .select_for_update()
-    )
-    return {row.id: row for row in rows}
+async def lock_rows(
+    workspace_id: int, pks: Iterable[int], columns: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Lock the selected contacts in key order (lockers never deadlock), reading only columns.
 
-
-class _LockingValuesList(ValuesListQuery[Literal[False]]):
-    """`values_list` whose rows are locked (Tortoise drops `select_for_update` there)."""
-
-    __slots__ = ()  # the same layout, so that a ValuesListQuery can become one
-
-    def _make_query(self) -> None:
-        super()._make_query()
-        if self._db.capabilities.support_for_update:  # as `select_for_update` does
-            self.query = self.query.for_update()
+    One statement, with the keys as one parameter; values as the model's fields hold them.
+    """
+    connection = Contact._meta.db  # the transaction's
+    keys = sorted(set(pks))
+    names = ", ".join(f'"{column}"' for column in columns)
+    # Only fixed identifiers are interpolated; the keys and the workspace are parameters.
+    if connection.capabilities.dialect == "postgres":
+        sql = (
+            f'SELECT {names} FROM "contact" WHERE "id" = ANY($1::int[]) '  # noqa: S608
+            'AND "workspace_id" = $2 ORDER BY "id" FOR UPDATE'
+        )
+        values: list[Any] = [keys, workspace_id]
+    else:
+        # SQLite locks the whole database for a write transaction instead. The `+` keeps its
+        # planner (on a table without statistics) from scanning the workspace's contacts
+        # instead of looking the keys up.
+        sql = (
+            f'SELECT {names} FROM "contact" '  # noqa: S608
+            'WHERE "id" IN (SELECT value FROM json_each(?)) AND +"workspace_id" = ? ORDER BY "id"'
+        )
+        values = [json.dumps(keys), workspace_id]
+    _, rows = await connection.execute_query(sql, values)
+    decode = row_decoder(Contact, columns)
+    # sqlite3.Row and asyncpg's Record (typed as dicts by Tortoise) are sequences of values.
+    return [decode(cast(Sequence[Any], row)) for row in rows]
 
 
 async def lock_columns(
     workspace_id: int, pks: Sequence[int], columns: Sequence[str]
 ) -> dict[int, LockedContact]:
-    """Lock the selected contacts in key order (lockers never deadlock), reading only columns."""
-    query = Contact.filter(one_of("id", sorted(set(pks))), workspace_id=workspace_id)
-    locking = _locking(query.order_by("id").values_list(*columns))
-    return {row[0]: LockedContact(*row) for row in await locking}
+    """`lock_rows` as LockedContacts, by key; `columns` is a prefix of LockedContact's."""
+    return {row[0]: LockedContact(*row) for row in await lock_rows(workspace_id, pks, columns)}
 
 
-def _locking(query: ValuesListQuery[Literal[False]]) -> _LockingValuesList:
-    # Building one directly would restate the 16 arguments `QuerySet.values_list` passes.
-    query.__class__ = _LockingValuesList
-    return query  # type: ignore[return-value]
-
-
-async def full_rows(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
-    """The full rows of contacts this transaction has locked already."""
-    rows = await Contact.filter(one_of("id", pks), workspace_id=workspace_id)
+async def full_rows(pks: Sequence[int]) -> dict[int, Contact]:
+    """The full rows of contacts that `lock_rows` returned (so of the right workspace)."""
+    rows = await Contact.filter(one_of("id", pks))
     return {row.id: row for row in rows}
+
+
+async def lock_contacts(workspace_id: int, pks: Sequence[int]) -> dict[int, Contact]:
+    """Lock the selected contacts (see `lock_rows`) and load them whole."""
+    return await full_rows([row[0] for row in await lock_rows(workspace_id, pks, ("id",))])
 
 
 async def judge_locked(
@@ -165,7 +173,7 @@ async def judge_locked(
     if (requirement.needs_email or requirement.needs_phone) and "emails" not in columns:
         raise ValueError(f"the policy reads emails and phones to {action}")
     locked = await lock_columns(workspace_id, [t.pk for t in targets if t.pk is not None], columns)
-    rows = await full_rows(workspace_id, list(locked)) if with_rows else {}
+    rows = await full_rows(list(locked)) if with_rows else {}
     categories = await stage_categories(workspace_id)
     outcomes = []
     for target in targets:

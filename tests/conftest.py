@@ -55,11 +55,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--db") == "postgres":
-        return
+    other, reason = (
+        ("sqlite_only", "runs in the SQLite pass (make test)")
+        if config.getoption("--db") == "postgres"
+        else ("postgres_only", "runs in the PostgreSQL pass (make test)")
+    )
     for item in items:
-        if item.get_closest_marker("postgres_only"):
-            item.add_marker(pytest.mark.skip(reason="runs in the PostgreSQL pass (make test)"))
+        if item.get_closest_marker(other):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from server.db import chunks, insert_sql, values_of
+from server.db import chunks, insert_sql, one_of, values_of
 from server.models import Contact, ContactHandle
 
 EMAIL = "email"
@@ -34,17 +34,18 @@ async def reindex(workspace_id: int, contacts: Sequence[Contact], *, fresh: bool
 
 
 async def owners(workspace_id: int, kind: str, values: Iterable[str]) -> dict[str, list[int]]:
-    """For each value, the contacts that have it (oldest first)."""
-    wanted = sorted(set(values))
+    """For each value, the contacts that have it (oldest first); one statement."""
     found: dict[str, list[int]] = defaultdict(list)
-    for batch in chunks(wanted):
-        rows = (
-            await ContactHandle.filter(workspace_id=workspace_id, kind=kind, value__in=batch)
-            .order_by("contact_id")
-            .values_list("value", "contact_id")
-        )
-        for value, contact_id in rows:
-            found[str(value)].append(int(contact_id))
+    wanted = list(set(values))
+    if not wanted:
+        return found
+    rows = (
+        await ContactHandle.filter(one_of("value", wanted), workspace_id=workspace_id, kind=kind)
+        .order_by("contact_id")
+        .values_list("value", "contact_id")
+    )
+    for value, contact_id in rows:
+        found[str(value)].append(int(contact_id))
     return found
 
 

@@ -10,6 +10,7 @@ step. The number of statements depends on the batch size only through fixed-size
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from server.editing import (
     validated_fields,
 )
 from server.errors import BadUserInput
-from server.lifecycle import lock_contacts
+from server.lifecycle import lock_rows
 from server.models import Contact, ContactTag, Suppression, Workspace
 from server.policy import (
     SYNC_SOURCES,
@@ -49,14 +50,14 @@ from server.suppression import contact_digests
 WRITE_BATCH = 500
 MAX_SOURCE_TEXT = 200
 TEXT_COLUMNS = ("first_name", "last_name", "company", "title")
-# Columns a match may change: the fields, the denormalized ones, and the adopted source ID.
+# Columns a match may change: the fields, the denormalized ones, and the adopted source ID
+# (updated_at too, when the change is one a person can see: see `_update`).
 UPDATED_COLUMNS = (
     *TEXT_COLUMNS,
     "emails",
     "phones",
     "sort_name",
     "search_text",
-    "updated_at",
     "source",
     "source_account",
     "external_id",
@@ -222,12 +223,11 @@ class _Params:
         return f"${len(self.values)}" if self.numbered else "?"
 
     def among(self, column: str, values: Sequence[Any]) -> str:
-        """`column` (a VARCHAR) is one of `values`: one array parameter on PostgreSQL, a
-        list of parameters on SQLite."""
+        """`column` (a VARCHAR) is one of `values`, sent as one parameter (see `db.one_of`)."""
         if self.numbered:
             # Typed like the (VARCHAR) columns, so that the index covers the comparison.
             return f'"{column}" = ANY({self(list(values))}::varchar[])'
-        return f'"{column}" IN ({", ".join(self(value) for value in values)})'
+        return f'"{column}" IN (SELECT value FROM json_each({self(json.dumps(list(values)))}))'  # noqa: S608
 
 
 async def _by_origin(
@@ -235,32 +235,32 @@ async def _by_origin(
 ) -> dict[str, int]:
     """The oldest contact with each of these source IDs (of this source and account)."""
     found: dict[str, int] = {}
-    if source.account is None:
+    if source.account is None or not external_ids:
         return found
-    for chunk in chunks(sorted(external_ids)):
-        p = _Params(connection)
-        same_origin = (
-            f'"workspace_id" = {p(workspace_id)} AND "source" = {p(source.kind.value)} '
-            f'AND "source_account" = {p(source.account)}'
+    p = _Params(connection)
+    same_origin = (
+        f'"workspace_id" = {p(workspace_id)} AND "source" = {p(source.kind.value)} '
+        f'AND "source_account" = {p(source.account)}'
+    )
+    # Only placeholders and fixed identifiers are interpolated.
+    if p.numbered:
+        # One index probe per ID, whatever the planner knows of the table.
+        sql = (
+            'SELECT w."v" AS "external_id", c."id" '  # noqa: S608
+            f'FROM unnest({p(list(external_ids))}::varchar[]) AS w("v") CROSS JOIN LATERAL '
+            f'(SELECT "id" FROM "contact" WHERE {same_origin} AND "external_id" = w."v" '
+            'ORDER BY "id" LIMIT 1) AS c'
         )
-        # Only placeholders and fixed identifiers are interpolated.
-        if p.numbered:
-            # One index probe per ID, whatever the planner knows of the table.
-            sql = (
-                'SELECT w."v" AS "external_id", c."id" '  # noqa: S608
-                f'FROM unnest({p(chunk)}::varchar[]) AS w("v") CROSS JOIN LATERAL '
-                f'(SELECT "id" FROM "contact" WHERE {same_origin} AND "external_id" = w."v" '
-                'ORDER BY "id" LIMIT 1) AS c'
-            )
-        else:
-            sql = (
-                'SELECT "external_id", "id" FROM "contact" '  # noqa: S608
-                f'WHERE {same_origin} AND {p.among("external_id", chunk)} ORDER BY "id" DESC'
-            )
-        _, rows = await connection.execute_query(sql, p.values)
-        for row in rows:
-            # Newest first on SQLite: the last one written is the oldest.
-            found[str(row["external_id"])] = int(row["id"])
+    else:
+        sql = (
+            'SELECT "external_id", "id" FROM "contact" '  # noqa: S608
+            f"WHERE {same_origin} AND {p.among('external_id', list(external_ids))} "
+            'ORDER BY "id" DESC'
+        )
+    _, rows = await connection.execute_query(sql, p.values)
+    for row in rows:
+        # Newest first on SQLite: the last one written is the oldest.
+        found[str(row["external_id"])] = int(row["id"])
     return found
 
 
@@ -268,16 +268,15 @@ async def _suppressed(
     connection: BaseDBAsyncClient, workspace_id: int, digests: set[str]
 ) -> set[str]:
     """Which of these digests a deletion with preventResync stored."""
-    found: set[str] = set()
-    for chunk in chunks(sorted(digests)):
-        p = _Params(connection)
-        sql = (
-            'SELECT "digest" FROM "suppression" '  # noqa: S608
-            f'WHERE "workspace_id" = {p(workspace_id)} AND {p.among("digest", chunk)}'
-        )
-        _, rows = await connection.execute_query(sql, p.values)
-        found.update(str(row["digest"]) for row in rows)
-    return found
+    if not digests:
+        return set()
+    p = _Params(connection)
+    sql = (
+        'SELECT "digest" FROM "suppression" '  # noqa: S608
+        f'WHERE "workspace_id" = {p(workspace_id)} AND {p.among("digest", list(digests))}'
+    )
+    _, rows = await connection.execute_query(sql, p.values)
+    return {str(row["digest"]) for row in rows}
 
 
 async def _digests_to_check(
@@ -317,15 +316,16 @@ def _identity(
 
 
 @dataclass(slots=True, eq=False)
-class _Draft:
-    """A contact to insert: the columns a new contact gets, and its key once inserted.
+class _Known:
+    """A contact a batch knows: one it matched (read and locked: `id` is set) or one it is
+    about to insert (`id` is set once inserted).
 
-    Plain attributes named like Contact's, so that merging treats both alike; a Tortoise
-    model instance per row, and bulk_create's conversions, cost several times what the
-    database itself spends on the insert.
+    Plain attributes named like Contact's, holding only what merging reads and writes: a
+    Tortoise model per row (with its datetime parsing) and bulk_create's or bulk_update's
+    conversions cost several times what the database itself spends on the same rows.
     """
 
-    workspace_id: int
+    id: int | None
     first_name: str | None
     last_name: str | None
     company: str | None
@@ -335,17 +335,28 @@ class _Draft:
     source: str | None
     source_account: str | None
     external_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    status: str = ContactStatus.ACTIVE.value
+    status: ContactStatus = ContactStatus.ACTIVE
     archived_at: datetime | None = None
+    # Set when the contact changes in a way a person can see; None keeps the stored time.
+    updated_at: datetime | None = None
+    # Derived from the fields just before they are written (see `_derive`).
     sort_name: str = ""
     search_text: str = ""
-    id: int | None = None
 
 
-# A contact found or made by a batch: a row of the database, or one about to be inserted.
-Known = Contact | _Draft
+# What a batch reads of the contacts it matched, in _Known's order: never the search text,
+# and of the datetimes only archived_at, which is NULL (free to read) unless archived.
+MATCHED_COLUMNS = (
+    "id",
+    *TEXT_COLUMNS,
+    "emails",
+    "phones",
+    "source",
+    "source_account",
+    "external_id",
+    "status",
+    "archived_at",
+)
 INSERTED_COLUMNS = (
     "workspace_id",
     *TEXT_COLUMNS,
@@ -363,7 +374,7 @@ INSERTED_COLUMNS = (
 
 
 async def _insert(
-    connection: BaseDBAsyncClient, workspace_id: int, created: list[_Draft], now: datetime
+    connection: BaseDBAsyncClient, workspace_id: int, created: list[_Known], now: datetime
 ) -> None:
     """Insert the new contacts in one statement per chunk, then read back their keys.
 
@@ -422,9 +433,37 @@ async def _insert(
         raise RuntimeError("bulk-inserted contacts could not be found again")
 
 
-def _derive(contact: Known) -> None:
-    """Keep the denormalized columns (list order, search) in step with the fields."""
-    # derived_columns reads only the fields that a draft has too.
+async def _update(connection: BaseDBAsyncClient, changed: Sequence[_Known]) -> None:
+    """Write the merged contacts: one statement, run for each of them (executemany).
+
+    Values go through the model's own fields, as in `_insert`. A contact whose change no
+    person can see (it adopted a source ID) keeps its stored updated_at.
+    """
+    fields = Contact._meta.fields_map
+    converted = {"emails", "phones", "status", "archived_at", "updated_at"}
+
+    def db_value(column: str, value: Any) -> Any:
+        if value is None or column not in converted:
+            return value
+        return fields[column].to_db_value(value, Contact)
+
+    numbered = connection.capabilities.dialect == "postgres"
+    marks = (f"${n}" if numbered else "?" for n in itertools.count(1))
+    assignments = [f'"{column}" = {next(marks)}' for column in UPDATED_COLUMNS]
+    assignments.append(f'"updated_at" = COALESCE({next(marks)}, "updated_at")')
+    # Only placeholders and fixed identifiers are interpolated.
+    sql = f'UPDATE "contact" SET {", ".join(assignments)} WHERE "id" = {next(marks)}'  # noqa: S608
+    written = (*UPDATED_COLUMNS, "updated_at")
+    values = [
+        [*(db_value(column, getattr(c, column)) for column in written), c.id] for c in changed
+    ]
+    for chunk in chunks(values, WRITE_BATCH):
+        await connection.execute_many(sql, chunk)
+
+
+def _derive(contact: _Known) -> None:
+    """Bring the denormalized columns (list order, search) in step with the fields."""
+    # derived_columns reads only the fields that _Known has too.
     for column, value in derived_columns(cast(Contact, contact)).items():
         setattr(contact, column, value)
 
@@ -436,16 +475,16 @@ class _Batch:
         self.source = source
         self.now = now
         self.counts = Counts()
-        self.by_origin: dict[str, Known] = {}
-        self.by_email: dict[str, Known] = {}
-        self.by_phone: dict[str, Known] = {}
-        self.created: list[_Draft] = []
-        self.changed: dict[int, Contact] = {}  # existing contacts to update, by key
-        self.reindex: dict[int, Contact] = {}  # existing contacts whose emails/phones changed
-        self.links: list[tuple[Known, int]] = []  # (contact, tag id) to link
+        self.by_origin: dict[str, _Known] = {}
+        self.by_email: dict[str, _Known] = {}
+        self.by_phone: dict[str, _Known] = {}
+        self.created: list[_Known] = []
+        self.changed: dict[int, _Known] = {}  # existing contacts to update, by key
+        self.reindex: dict[int, _Known] = {}  # existing contacts whose emails/phones changed
+        self.links: list[tuple[_Known, int]] = []  # (contact, tag id) to link
         self.linked: set[tuple[int, int]] = set()  # (contact key, tag id) present already
 
-    def match(self, row: IncomingContact) -> Known | None:
+    def match(self, row: IncomingContact) -> _Known | None:
         if row.external_id is not None and row.external_id in self.by_origin:
             return self.by_origin[row.external_id]
         for email in row.emails:
@@ -456,7 +495,7 @@ class _Batch:
                 return self.by_phone[phone]
         return None
 
-    def remember(self, contact: Known, row: IncomingContact) -> None:
+    def remember(self, contact: _Known, row: IncomingContact) -> None:
         """Later rows of the batch find this contact too (first owner wins, as in the index)."""
         if row.external_id is not None:
             self.by_origin.setdefault(row.external_id, contact)
@@ -465,9 +504,9 @@ class _Batch:
         for phone in contact.phones:
             self.by_phone.setdefault(phone, contact)
 
-    def create(self, workspace_id: int, row: IncomingContact) -> _Draft:
-        contact = _Draft(
-            workspace_id=workspace_id,
+    def create(self, row: IncomingContact) -> _Known:
+        contact = _Known(
+            id=None,
             first_name=row.first_name,
             last_name=row.last_name,
             company=row.company,
@@ -477,14 +516,12 @@ class _Batch:
             source=self.source.kind.value,
             source_account=self.source.account if row.external_id is not None else None,
             external_id=row.external_id,
-            created_at=self.now,
             updated_at=self.now,
         )
-        _derive(contact)
         self.created.append(contact)
         return contact
 
-    def merge(self, contact: Known, row: IncomingContact) -> bool:
+    def merge(self, contact: _Known, row: IncomingContact) -> bool:
         """Give the contact the row's non-empty fields and the union of addresses.
 
         True when a field a person can see changed. A contact without a source ID adopts
@@ -510,22 +547,20 @@ class _Batch:
             contact.external_id = row.external_id
             adopted = True
         changed = changed or addresses_changed
-        status = ContactStatus(contact.status)
-        after = status_after_match(self.source.origin, status)
-        if after is not status:
+        after = status_after_match(self.source.origin, contact.status)
+        if after is not contact.status:
             contact.status = after
             contact.archived_at = None
             changed = True
         if changed:
-            _derive(contact)
             contact.updated_at = self.now
-        if isinstance(contact, Contact) and (changed or adopted):
+        if contact.id is not None and (changed or adopted):
             self.changed[contact.id] = contact
             if addresses_changed:
                 self.reindex[contact.id] = contact
         return changed
 
-    def tag(self, contact: Known, tag_ids: Iterable[int]) -> bool:
+    def tag(self, contact: _Known, tag_ids: Iterable[int]) -> bool:
         """Queue the links the contact lacks; True when there are any."""
         added = False
         for tag_id in tag_ids:
@@ -578,7 +613,10 @@ async def _bring_in(
         **{("e", value): owners[0] for value, owners in email_owners.items()},
         **{("p", value): owners[0] for value, owners in phone_owners.items()},
     }
-    contacts = await lock_contacts(workspace_id, [*origins.values(), *first_owner.values()])
+    matched = [*origins.values(), *first_owner.values()]
+    contacts = {
+        row[0]: _Known(*row) for row in await lock_rows(workspace_id, matched, MATCHED_COLUMNS)
+    }
     for external_id, pk in origins.items():
         if pk in contacts:
             batch.by_origin[external_id] = contacts[pk]
@@ -608,7 +646,7 @@ async def _bring_in(
         match = batch.match(row)
         covered = any(d in suppressed for d in row_digests)
         decision = incoming_decision(
-            source.origin, ContactStatus(match.status) if match is not None else None, covered
+            source.origin, match.status if match is not None else None, covered
         )
         if decision is Incoming.SKIP:
             batch.counts.suppressed += 1
@@ -619,20 +657,20 @@ async def _bring_in(
             refused.append(RowError(row.position, [FieldError("firstName", IDENTITY_MESSAGE)]))
             continue
         row_tags = [tag_ids[name.casefold()] for name in row.tags]
-        contact: Known
+        contact: _Known
         if decision is Incoming.CREATE or match is None:
-            contact = batch.create(workspace_id, row)
+            contact = batch.create(row)
             batch.tag(contact, row_tags)
             batch.counts.created += 1
         else:
             contact = match
-            if ContactStatus(contact.status) is ContactStatus.ARCHIVED:
+            if contact.status is ContactStatus.ARCHIVED:
                 batch.counts.kept_archived += 1
             changed = batch.merge(contact, row)
             if batch.tag(contact, row_tags) and not changed:
                 changed = True
                 contact.updated_at = batch.now
-                if isinstance(contact, Contact):
+                if contact.id is not None:
                     batch.changed[contact.id] = contact
             if changed:
                 batch.counts.updated += 1
@@ -641,16 +679,16 @@ async def _bring_in(
         batch.remember(contact, row)
 
     # Writes, in sets.
+    for contact in (*batch.created, *batch.changed.values()):
+        _derive(contact)
     if batch.created:
         await _insert(connection, workspace_id, batch.created, batch.now)
         # The index reads only a contact's key, emails and phones.
         await handles.reindex(workspace_id, cast(list[Contact], batch.created), fresh=True)
     if batch.changed:
-        await Contact.bulk_update(
-            list(batch.changed.values()), fields=list(UPDATED_COLUMNS), batch_size=WRITE_BATCH
-        )
+        await _update(connection, list(batch.changed.values()))
     if batch.reindex:
-        await handles.reindex(workspace_id, list(batch.reindex.values()))
+        await handles.reindex(workspace_id, cast(list[Contact], list(batch.reindex.values())))
     if batch.links:
         sql = insert_sql(connection, ContactTag._meta.db_table, ("contact_id", "tag_id"))
         links = [[contact.id, tag_id] for contact, tag_id in batch.links]

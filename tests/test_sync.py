@@ -149,6 +149,25 @@ async def test_a_contact_is_matched_by_any_normalized_email_then_by_any_phone(
     assert await Contact.filter(workspace_id=world.workspace.id).count() == 2
 
 
+async def test_adopting_a_source_id_is_no_visible_change_and_keeps_every_other_column(
+    gql: GraphQL, world: World
+) -> None:
+    ada = await world.contact("Ada", "Lovelace", emails=["ada@example.com"], company="Engines")
+    report = await sync(gql, world.member, [person("A1", emails=["ada@example.com"])])
+    assert counts(report) == expect(unchanged=1)
+    after = await refetch(ada)
+    assert after is not None
+    assert after.external_id == "A1"
+    # The row is written (it adopted the ID), but nothing a person sees moved.
+    kept = ("first_name", "last_name", "company", "emails", "phones", "sort_name", "search_text")
+    assert [getattr(after, c) for c in kept] == [getattr(ada, c) for c in kept]
+    assert (after.updated_at, after.status, after.archived_at) == (
+        ada.updated_at,
+        ContactStatus.ACTIVE,
+        None,
+    )
+
+
 async def test_a_source_id_match_wins_over_an_email_match(gql: GraphQL, world: World) -> None:
     await sync(gql, world.member, [person("A1", firstName="Ada")])
     other = await world.contact("Grace", None, emails=["shared@example.com"])

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_limit
+from strawberry.extensions.query_depth_limiter import create_validator as depth_limit
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -39,13 +42,21 @@ Mutation = merge_types("Mutation", (ContactMutation, AdminMutation))
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema; `settings` bring the query limits and what production turns off."""
     settings = settings or Settings()
+    # The depth and alias limits as validation rules made once (QueryDepthLimiter and
+    # MaxAliasesLimiter make new ones per request), so that ValidationCache finds a document
+    # it has validated: validating the bench's list query took ~3 ms a request. (ParserCache
+    # would save 0.6 ms more, but raises syntax errors where ErrorCodes does not see them.)
+    limits: list[type[ASTValidationRule]] = [
+        depth_limit(settings.max_query_depth, None),
+        alias_limit(settings.max_query_aliases),
+    ]
     # Factories, so that every request gets fresh extension instances.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         OperationName,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        ValidationCache,
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

@@ -8,6 +8,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -149,6 +150,15 @@ class GraphQLApp(GraphQL[Any, None]):
             multipart_uploads_enabled=True,
         )
         self.settings = settings
+
+    # orjson (installed with Tortoise's accel extra) reads and writes JSON several times faster
+    # than the json module: encoding the 10,000 results of a bulk archive was 6 % of it, and
+    # a 5,000-contact sync body is a megabyte. It is also strict RFC 8259 (no NaN).
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html

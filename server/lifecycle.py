@@ -31,7 +31,6 @@ from server.policy import (
 from server.suppression import contact_digests
 
 
-# Statement parameters are bounded on both databases (SQLite: 32,766; asyncpg: 32,767).
 @dataclass(frozen=True, slots=True)
 class LockedContact:
     """The columns of a locked contact that the lifecycle reads; each lock reads a prefix."""

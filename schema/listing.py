@@ -17,19 +17,19 @@ from schema.types import UNLOADED, Contact, ContactEdge, Node, PageInfo, Preload
 from server import ids
 from server import models as m
 from server.directory import Audience as AudienceValue
-from server.directory import AudienceKind, Criteria, contacts_matching, count_matching, page
+from server.directory import AudienceKind, Criteria, contacts_matching, page
 
 
 @strawberry.type
 class ContactConnection:
     edges: list[ContactEdge]
     page_info: PageInfo
-    workspace_id: strawberry.Private[int]
     narrowing: strawberry.Private[tuple[Criteria, ...]]
 
     @strawberry.field(description="All contacts that match, across pages.")
-    async def total_count(self) -> int:
-        return await count_matching(self.workspace_id, *self.narrowing)
+    async def total_count(self, info: Info) -> int:
+        # Through the loader, so that the counts of a list of audiences' lists are one batch.
+        return await info.context.loaders.contact_count.load(self.narrowing)
 
 
 T = TypeVar("T")
@@ -61,6 +61,11 @@ def node_fields(info: Info) -> frozenset[str]:
         for node in _named(edges.selections, "node")
         for field in _fields(node.selections)
     )
+
+
+def _selects(info: Info, name: str) -> bool:
+    """Whether this connection's query selects `name` on the connection itself."""
+    return any(field.name == name for c in info.selected_fields for field in _fields(c.selections))
 
 
 def _joined_relations(fields: frozenset[str]) -> list[str]:
@@ -127,6 +132,10 @@ async def contact_connection(
     criteria = criteria_from(filter)
     if criteria is not None:
         narrowing = (*narrowing, criteria)
+    if _selects(info, "totalCount"):
+        # Asked for before this list's page is read, so that the counts of every list in a
+        # response (each audience's, say) go in one batch; total_count finds it cached.
+        info.context.loaders.contact_count.load(narrowing)
     query = contacts_matching(info.context.viewer.workspace_id, *narrowing)
     fields = node_fields(info)
     joined = _joined_relations(fields)
@@ -151,7 +160,6 @@ async def contact_connection(
             start_cursor=result.cursors[0] if result.cursors else None,
             end_cursor=result.cursors[-1] if result.cursors else None,
         ),
-        workspace_id=info.context.viewer.workspace_id,
         narrowing=narrowing,
     )
 
@@ -164,7 +172,7 @@ class Audience(Node):
 
     @strawberry.field
     async def contact_count(self, info: Info) -> int:
-        return await info.context.loaders.audience_size.load(self.value.criteria)
+        return await info.context.loaders.contact_count.load((self.value.criteria,))
 
     @strawberry.field(description="The audience's contacts, narrowed by filter.")
     async def contacts(

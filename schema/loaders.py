@@ -102,10 +102,11 @@ class Loaders:
             load_fn=self._interactions
         )
         self.interaction_count = DataLoader[int, int](load_fn=self._interaction_counts)
-        self.audience_size = DataLoader[Criteria, int](load_fn=self._audience_sizes)
+        # Keyed by a narrowing: criteria ANDed (an audience's, then a list's filter).
+        self.contact_count = DataLoader[tuple[Criteria, ...], int](load_fn=self._contact_counts)
 
-    async def _audience_sizes(self, audiences: Sequence[Criteria]) -> list[int]:
-        return await count_each(self.workspace_id, audiences)
+    async def _contact_counts(self, narrowings: Sequence[tuple[Criteria, ...]]) -> list[int]:
+        return await count_each(self.workspace_id, narrowings)
 
     async def _workspaces(self, keys: Sequence[int]) -> list[Workspace | None]:
         rows = await Workspace.filter(id__in=list(keys), id=self.workspace_id)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -217,39 +219,48 @@ def _by_status_only(criteria: Criteria) -> bool:
     return replace(criteria, status=None) == Criteria()
 
 
-def _tallied(counts: dict[ContactStatus, int], status: ContactStatus | None) -> int:
+def _reads_tally(narrowing: Sequence[Criteria]) -> bool:
+    """Whether the tally can answer: the criteria name at most one status, nothing else."""
+    return all(map(_by_status_only, narrowing)) and len({each.status for each in narrowing}) <= 1
+
+
+def _tallied(counts: dict[ContactStatus, int], narrowing: Sequence[Criteria]) -> int:
+    status = next((each.status for each in narrowing), None)
     return sum(counts.values()) if status is None else counts[status]
 
 
-async def count_matching(workspace_id: int, *criteria: Criteria) -> int:
-    """How many contacts match: from the tally when the criteria name at most a status."""
-    statuses = {each.status for each in criteria}
-    if not (all(map(_by_status_only, criteria)) and len(statuses) <= 1 and is_postgres()):
-        return await contacts_matching(workspace_id, *criteria).count()
-    return _tallied(await tally(workspace_id), next(iter(statuses), None))
+def _matching_q(workspace_id: int, narrowing: Sequence[Criteria]) -> Q:
+    conditions = [criteria_q(workspace_id, each) for each in narrowing]
+    return (
+        functools.reduce(operator.and_, conditions) if conditions else Q(workspace_id=workspace_id)
+    )
 
 
-async def count_each(workspace_id: int, audiences: Sequence[Criteria]) -> list[int]:
-    """How many contacts each of several criteria matches, in one or two statements.
+async def count_each(workspace_id: int, narrowings: Sequence[Sequence[Criteria]]) -> list[int]:
+    """How many contacts match each narrowing (its criteria ANDed), in one or two statements.
 
-    Status-only criteria (the built-in audiences) read the tally on PostgreSQL; the rest
-    are counted together, each by a conditional COUNT over one pass of the workspace.
+    Status-only ones (the built-in audiences, unfiltered lists) read the tally on
+    PostgreSQL. A single other one is counted with its criteria in the WHERE clause, where
+    they can use indexes; several are counted together, each by a conditional COUNT over one
+    pass of the workspace's contacts.
     """
     counts: dict[int, int] = {}
-    postgres = is_postgres()
-    tallied = [i for i, each in enumerate(audiences) if postgres and _by_status_only(each)]
-    if tallied:
+    tallied = [i for i, each in enumerate(narrowings) if _reads_tally(each)]
+    if tallied and is_postgres():
         by_status = await tally(workspace_id)
-        counts.update((i, _tallied(by_status, audiences[i].status)) for i in tallied)
-    counted = [i for i in range(len(audiences)) if i not in counts]
-    if counted:
+        counts.update((i, _tallied(by_status, narrowings[i])) for i in tallied)
+    counted = [i for i in range(len(narrowings)) if i not in counts]
+    if len(counted) == 1:
+        only = counted[0]
+        counts[only] = await contacts_matching(workspace_id, *narrowings[only]).count()
+    elif counted:
         sizes = {
-            f"n{i}": Count("id", _filter=criteria_q(workspace_id, audiences[i])) for i in counted
+            f"n{i}": Count("id", _filter=_matching_q(workspace_id, narrowings[i])) for i in counted
         }
         query = Contact.filter(workspace_id=workspace_id).annotate(**sizes).values(*sizes)
         row = (await query)[0]
         counts.update((i, int(row[f"n{i}"] or 0)) for i in counted)
-    return [counts[i] for i in range(len(audiences))]
+    return [counts[i] for i in range(len(narrowings))]
 
 
 # ---------------------------------------------------------------- ordering and pages

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -99,18 +99,36 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield list(values[start : start + size])
 
 
+def list_parameter(values: Iterable[Any], postgres: bool) -> Any:
+    """A whole list as one statement parameter: an array (asyncpg) or JSON text (SQLite)."""
+    listed = list(values)
+    return listed if postgres else json.dumps(listed)
+
+
+def list_values_sql(mark: str, postgres: bool, array_type: str = "") -> str:
+    """The values of the list parameter `mark` (see `list_parameter`): `ANY($n)` on
+    PostgreSQL, to compare with `=`; a JSON array's rows on SQLite, to compare with `IN`."""
+    # `mark` is a placeholder ($n or ?), never a value.
+    if postgres:
+        return f"ANY({mark}{array_type})"
+    return f"(SELECT value FROM json_each({mark}))"  # noqa: S608
+
+
+def among_sql(column: str, mark: str, postgres: bool, array_type: str = "") -> str:
+    """`column` (quoted SQL) is one of the values of the list parameter `mark`."""
+    return f"{column} {'=' if postgres else 'IN'} {list_values_sql(mark, postgres, array_type)}"
+
+
 class _ArrayParameter(Term):
-    """A whole list as one parameter: `ANY($n)` on PostgreSQL, a JSON array's rows on SQLite."""
+    """A whole list as one parameter, as pypika's right-hand side of `=` or `IN`."""
 
     def __init__(self, values: list[Any], postgres: bool) -> None:
         super().__init__()
         self.postgres = postgres
-        self.parameter = ValueWrapper(values if postgres else json.dumps(values))
+        self.parameter = ValueWrapper(list_parameter(values, postgres))
 
     def get_sql(self, ctx: SqlContext) -> str:
-        value = self.parameter.get_sql(ctx)
-        # `value` is a placeholder ($n or ?), never a value.
-        return f"ANY({value})" if self.postgres else f"(SELECT value FROM json_each({value}))"  # noqa: S608
+        return list_values_sql(self.parameter.get_sql(ctx), self.postgres)
 
 
 def one_of(field: str, values: Sequence[Any]) -> Q:

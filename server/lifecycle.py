@@ -7,7 +7,6 @@ request did in between can slip through.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from typing import Any, cast
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
-from server.db import CHUNK, chunks, one_of, row_decoder, values_of
+from server.db import CHUNK, among_sql, chunks, list_parameter, one_of, row_decoder, values_of
 from server.directory import Target, requirement_q
 from server.models import AuditEntry, Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -115,24 +114,21 @@ async def lock_rows(
     One statement, with the keys as one parameter; values as the model's fields hold them.
     """
     connection = Contact._meta.db  # the transaction's
-    keys = sorted(set(pks))
+    postgres = connection.capabilities.dialect == "postgres"
     names = ", ".join(f'"{column}"' for column in columns)
-    # Only fixed identifiers are interpolated; the keys and the workspace are parameters.
-    if connection.capabilities.dialect == "postgres":
+    keys = among_sql('"id"', "$1" if postgres else "?", postgres, "::int[]")
+    values = [list_parameter(sorted(set(pks)), postgres), workspace_id]
+    # Only fixed identifiers and placeholders are interpolated.
+    if postgres:
         sql = (
-            f'SELECT {names} FROM "contact" WHERE "id" = ANY($1::int[]) '  # noqa: S608
+            f'SELECT {names} FROM "contact" WHERE {keys} '  # noqa: S608
             'AND "workspace_id" = $2 ORDER BY "id" FOR UPDATE'
         )
-        values: list[Any] = [keys, workspace_id]
     else:
         # SQLite locks the whole database for a write transaction instead. The `+` keeps its
         # planner (on a table without statistics) from scanning the workspace's contacts
         # instead of looking the keys up.
-        sql = (
-            f'SELECT {names} FROM "contact" '  # noqa: S608
-            'WHERE "id" IN (SELECT value FROM json_each(?)) AND +"workspace_id" = ? ORDER BY "id"'
-        )
-        values = [json.dumps(keys), workspace_id]
+        sql = f'SELECT {names} FROM "contact" WHERE {keys} AND +"workspace_id" = ? ORDER BY "id"'  # noqa: S608
     _, rows = await connection.execute_query(sql, values)
     decode = row_decoder(Contact, columns)
     # sqlite3.Row and asyncpg's Record (typed as dicts by Tortoise) are sequences of values.

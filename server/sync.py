@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import chunks, insert_sql, is_postgres
+from server.db import among_sql, chunks, insert_sql, is_postgres, list_parameter
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -224,10 +224,9 @@ class _Params:
 
     def among(self, column: str, values: Sequence[Any]) -> str:
         """`column` (a VARCHAR) is one of `values`, sent as one parameter (see `db.one_of`)."""
-        if self.numbered:
-            # Typed like the (VARCHAR) columns, so that the index covers the comparison.
-            return f'"{column}" = ANY({self(list(values))}::varchar[])'
-        return f'"{column}" IN (SELECT value FROM json_each({self(json.dumps(list(values)))}))'  # noqa: S608
+        mark = self(list_parameter(values, self.numbered))
+        # Typed like the (VARCHAR) columns, so that the index covers the comparison.
+        return among_sql(f'"{column}"', mark, self.numbered, "::varchar[]")
 
 
 async def _by_origin(

@@ -8,9 +8,9 @@ request did in between can slip through.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from tortoise.transactions import in_transaction
 
@@ -30,8 +30,10 @@ from server.policy import (
 from server.suppression import contact_digests
 
 
-@dataclass(frozen=True, slots=True)
-class LockedContact:
+# LockedContact, Outcome (and policy.ContactFacts) are made once per selected contact:
+# a NamedTuple is as immutable as a frozen dataclass and takes a fifth of the time to build
+# (0.5 against 2.7 µs here, ~60 ms of a 10,000-contact archive for the three).
+class LockedContact(NamedTuple):
     """The columns of a locked contact that the lifecycle reads; each lock reads a prefix."""
 
     id: int
@@ -50,12 +52,11 @@ class LockedContact:
 
 # Never the datetimes, the search text or (for status changes) the JSON columns: converting
 # those for every row was most of the cost of a bulk action.
-DELETION_COLUMNS = tuple(f.name for f in fields(LockedContact))
+DELETION_COLUMNS = LockedContact._fields
 STATUS_COLUMNS = DELETION_COLUMNS[:4]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened to one selected contact: applied (no violation) or refused, and why.
 
     `contact` is the full row (as after the change): always for edits, and for archive,

@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -403,7 +403,7 @@ async def test_fill_demo_makes_a_realistic_workspace_that_obeys_the_rules(
         # archive_blockers is empty for any archived contact; it must be for the same
         # contact were it active too, or it could never have been archived.
         assert archive_blockers(facts) == []
-        assert archive_blockers(replace(facts, status=ContactStatus.ACTIVE)) == []
+        assert archive_blockers(facts._replace(status=ContactStatus.ACTIVE)) == []
 
     for contact in active:
         assert contact.status == ContactStatus.ACTIVE

@@ -171,10 +171,15 @@ def row_decoder(
     return decode
 
 
+def placeholders(connection: BaseDBAsyncClient, count: int) -> list[str]:
+    """`count` positional parameters in the connection's dialect: $1, $2 ... or ?, ? ..."""
+    numbered = connection.capabilities.dialect == "postgres"
+    return [f"${n}" if numbered else "?" for n in range(1, count + 1)]
+
+
 def insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]) -> str:
     """INSERT with positional parameters in the connection's dialect ($n or ?)."""
-    numbered = connection.capabilities.dialect == "postgres"
-    marks = [f"${n}" if numbered else "?" for n in range(1, len(columns) + 1)]
+    marks = placeholders(connection, len(columns))
     names = ", ".join(f'"{column}"' for column in columns)
     # Only fixed identifiers are interpolated; every value is a parameter.
     return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marks)})'  # noqa: S608

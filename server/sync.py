@@ -10,7 +10,6 @@ step. The number of statements depends on the batch size only through fixed-size
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import among_sql, chunks, insert_sql, is_postgres, list_parameter
+from server.db import among_sql, chunks, insert_sql, is_postgres, list_parameter, placeholders
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -446,12 +445,14 @@ async def _update(connection: BaseDBAsyncClient, changed: Sequence[_Known]) -> N
             return value
         return fields[column].to_db_value(value, Contact)
 
-    numbered = connection.capabilities.dialect == "postgres"
-    marks = (f"${n}" if numbered else "?" for n in itertools.count(1))
-    assignments = [f'"{column}" = {next(marks)}' for column in UPDATED_COLUMNS]
-    assignments.append(f'"updated_at" = COALESCE({next(marks)}, "updated_at")')
+    # The columns, then updated_at, then the key.
+    *marks, stamp_mark, key_mark = placeholders(connection, len(UPDATED_COLUMNS) + 2)
+    assignments = [
+        f'"{column}" = {mark}' for column, mark in zip(UPDATED_COLUMNS, marks, strict=True)
+    ]
+    assignments.append(f'"updated_at" = COALESCE({stamp_mark}, "updated_at")')
     # Only placeholders and fixed identifiers are interpolated.
-    sql = f'UPDATE "contact" SET {", ".join(assignments)} WHERE "id" = {next(marks)}'  # noqa: S608
+    sql = f'UPDATE "contact" SET {", ".join(assignments)} WHERE "id" = {key_mark}'  # noqa: S608
     written = (*UPDATED_COLUMNS, "updated_at")
     values = [
         [*(db_value(column, getattr(c, column)) for column in written), c.id] for c in changed

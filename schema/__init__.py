@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 
 from schema.admin import AdminMutation, AdminQuery
 from schema.errors import ErrorCodes
+from schema.execution import PlainFieldsExecutor
 from schema.listing import Audience
 from schema.mutations import Mutation as ContactMutation
 from schema.operation_name import OperationName
@@ -80,6 +81,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ContactUnreachable,
         ],
         extensions=extensions,
+        execution_context_class=PlainFieldsExecutor,
         config=StrawberryConfig(
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),

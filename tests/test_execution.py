@@ -1,0 +1,119 @@
+"""Plain fields completed in place answer exactly as graphql-core does, errors included."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from schema import schema as api_schema
+from schema.execution import PlainFieldsExecutor, plain_field
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+
+
+@strawberry.type
+class Item:
+    name: str
+    nickname: str | None
+    sizes: list[int]
+    colour: Colour
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+# Each item holds what a buggy resolver might hand over; the schema's types say otherwise.
+ITEMS: dict[str, Any] = {
+    "regular": Item(name="a", nickname=None, sizes=[1, 2], colour=Colour.RED),
+    "null_in_non_null": Item(name=None, nickname="n", sizes=[], colour=Colour.RED),  # type: ignore[arg-type]
+    "object_for_string": Item(name={"x": 1}, nickname=None, sizes=[], colour=Colour.RED),  # type: ignore[arg-type]
+    "null_in_list": Item(name="a", nickname=None, sizes=[1, None], colour=Colour.RED),  # type: ignore[list-item]
+    "string_for_list": Item(name="a", nickname=None, sizes="12", colour=Colour.RED),  # type: ignore[arg-type]
+    "text_for_int": Item(name="a", nickname=None, sizes=["x"], colour=Colour.RED),  # type: ignore[list-item]
+    "unknown_enum": Item(name="a", nickname=None, sizes=[], colour="purple"),  # type: ignore[arg-type]
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return list(ITEMS.values())
+
+
+class Exclaim(SchemaExtension):
+    """A resolver middleware: plain fields must go through it as well."""
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        result = _next(root, info, *args, **kwargs)
+        return f"{result}!" if isinstance(result, str) else result
+
+
+QUERY = "{ items { name nickname sizes colour shout } }"
+
+
+def run(**options: Any) -> dict[str, Any]:
+    result = strawberry.Schema(query=Query, **options).execute_sync(QUERY)
+    return {
+        "data": result.data,
+        "errors": sorted(
+            ((error.message, tuple(error.path or ())) for error in result.errors or []),
+            key=repr,
+        ),
+    }
+
+
+def test_every_value_and_error_is_the_one_graphql_core_gives() -> None:
+    ours = run(execution_context_class=PlainFieldsExecutor)
+    assert ours == run()
+    # The irregular items were nulled with an error each; the regular one came through.
+    assert ours["data"]["items"][0] == {
+        "name": "a",
+        "nickname": None,
+        "sizes": [1, 2],
+        "colour": "RED",
+        "shout": "A",
+    }
+    assert ours["data"]["items"][1:] == [None] * 6
+    assert {path for _, path in ours["errors"]} == {
+        ("items", 1, "name"),
+        ("items", 2, "name"),
+        ("items", 3, "sizes", 1),
+        ("items", 4, "sizes"),
+        ("items", 5, "sizes", 0),
+        ("items", 6, "colour"),
+    }
+
+
+def test_a_resolver_middleware_still_sees_plain_fields() -> None:
+    ours = run(execution_context_class=PlainFieldsExecutor, extensions=[Exclaim])
+    assert ours == run(extensions=[Exclaim])
+    assert ours["data"]["items"][0]["name"] == "a!"
+
+
+@pytest.mark.parametrize(
+    ("type_name", "field", "plain"),
+    [
+        ("Contact", "firstName", True),
+        ("Contact", "emails", True),
+        ("Contact", "status", True),
+        ("Contact", "createdAt", True),
+        ("Contact", "displayName", False),  # a resolver
+        ("Contact", "stage", False),  # an object
+        ("Contact", "interactions", False),  # arguments
+        ("ContactEdge", "node", False),
+    ],
+)
+def test_the_api_completes_attribute_leaves_in_place_and_nothing_else(
+    type_name: str, field: str, plain: bool
+) -> None:
+    parent = api_schema._schema.type_map[type_name]
+    assert (plain_field(parent, field) is not None) is plain  # type: ignore[arg-type]

@@ -13,12 +13,9 @@ from tortoise.functions import Count
 from server import db
 from server.directory import Criteria, count_each
 from server.models import (
-    Bucket,
     ContactBucket,
-    ContactTag,
     Interaction,
     Stage,
-    Tag,
     User,
     Workspace,
 )
@@ -38,6 +35,14 @@ _INTERACTION_COLUMNS = (
     "delivery_status",
     "created_at",
 )
+
+
+class Label(NamedTuple):
+    """A tag or bucket as a contact's lists show it."""
+
+    id: int
+    name: str
+    sort_key: str
 
 
 class InteractionWindow(NamedTuple):
@@ -95,8 +100,8 @@ class Loaders:
         self.workspace = DataLoader[int, Workspace | None](load_fn=self._workspaces)
         self.stage = DataLoader[int, Stage | None](load_fn=self._stages)
         self.user = DataLoader[int, User | None](load_fn=self._users)
-        self.tags_of = DataLoader[int, list[Tag]](load_fn=self._tags_of)
-        self.buckets_of = DataLoader[int, list[Bucket]](load_fn=self._buckets_of)
+        self.tags_of = DataLoader[int, list[Label]](load_fn=self._tags_of)
+        self.buckets_of = DataLoader[int, list[Label]](load_fn=self._buckets_of)
         self.bucket_size = DataLoader[int, int](load_fn=self._bucket_sizes)
         self.interactions = DataLoader[InteractionWindow, list[Interaction]](
             load_fn=self._interactions
@@ -123,23 +128,42 @@ class Loaders:
         by_id = {row.id: row for row in rows}
         return [by_id.get(key) for key in keys]
 
-    async def _tags_of(self, contact_ids: Sequence[int]) -> list[list[Tag]]:
-        links = await ContactTag.filter(
-            contact_id__in=list(contact_ids), tag__workspace_id=self.workspace_id
-        ).select_related("tag")
-        grouped: dict[int, list[Tag]] = defaultdict(list)
-        for link in links:
-            grouped[link.contact_id].append(link.tag)
-        return [sorted(grouped[key], key=lambda t: t.name_key) for key in contact_ids]
+    async def _tags_of(self, contact_ids: Sequence[int]) -> list[list[Label]]:
+        # Sorted here, not by the database: the same order on both (collations differ).
+        return [
+            sorted(labels, key=lambda label: label.sort_key)
+            for labels in await self._labels_of("contact_tag", "tag", "name_key", contact_ids)
+        ]
 
-    async def _buckets_of(self, contact_ids: Sequence[int]) -> list[list[Bucket]]:
-        links = await ContactBucket.filter(
-            contact_id__in=list(contact_ids), bucket__workspace_id=self.workspace_id
-        ).select_related("bucket")
-        grouped: dict[int, list[Bucket]] = defaultdict(list)
-        for link in links:
-            grouped[link.contact_id].append(link.bucket)
-        return [sorted(grouped[key], key=lambda b: (b.name, b.id)) for key in contact_ids]
+    async def _buckets_of(self, contact_ids: Sequence[int]) -> list[list[Label]]:
+        return [
+            sorted(labels, key=lambda label: (label.name, label.id))
+            for labels in await self._labels_of("contact_bucket", "bucket", "name", contact_ids)
+        ]
+
+    async def _labels_of(
+        self, link_table: str, table: str, sort_column: str, contact_ids: Sequence[int]
+    ) -> list[list[Label]]:
+        """Each contact's tags or buckets, in one statement of plain rows (building link and
+        label models was a third of a 100-contact page's database work)."""
+        connection = db.connection()
+        postgres = db.is_postgres()
+        contact, workspace = db.placeholders(connection, 2)
+        among = db.among_sql('link."contact_id"', contact, postgres, "::int[]")
+        # Only fixed identifiers and placeholders are interpolated.
+        sql = (
+            f'SELECT link."contact_id", label."id", label."name", label."{sort_column}" '  # noqa: S608
+            f'FROM "{link_table}" AS link JOIN "{table}" AS label '
+            f'ON label."id" = link."{table}_id" '
+            f'WHERE {among} AND label."workspace_id" = {workspace}'
+        )
+        _, rows = await connection.execute_query(
+            sql, [db.list_parameter(contact_ids, postgres), self.workspace_id]
+        )
+        grouped: dict[int, list[Label]] = defaultdict(list)
+        for contact_id, label_id, name, sort_key in rows:
+            grouped[contact_id].append(Label(label_id, name, sort_key))
+        return [grouped[key] for key in contact_ids]
 
     async def _bucket_sizes(self, bucket_ids: Sequence[int]) -> list[int]:
         rows = (

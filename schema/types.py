@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Final, Literal
 import strawberry
 
 from schema.context import Info
+from schema.loaders import Label
 from server import ids
 from server import models as m
 from server.contact_text import display_name
@@ -132,7 +133,7 @@ class Tag(Node):
     name: str
 
     @classmethod
-    def from_model(cls, row: m.Tag) -> Tag:
+    def from_model(cls, row: m.Tag | Label) -> Tag:
         return cls(id=strawberry.ID(ids.encode("Tag", row.id)), name=row.name)
 
 
@@ -146,7 +147,7 @@ class Bucket(Node):
         return await info.context.loaders.bucket_size.load(self.pk)
 
     @classmethod
-    def from_model(cls, row: m.Bucket) -> Bucket:
+    def from_model(cls, row: m.Bucket | Label) -> Bucket:
         return cls(id=strawberry.ID(ids.encode("Bucket", row.id)), name=row.name, pk=row.id)
 
 
@@ -200,8 +201,8 @@ class Preloaded:
 
     stage: m.Stage | Unloaded | None = UNLOADED
     assignee: m.User | Unloaded | None = UNLOADED
-    tags: list[m.Tag] | Unloaded = UNLOADED
-    buckets: list[m.Bucket] | Unloaded = UNLOADED
+    tags: list[Label] | Unloaded = UNLOADED
+    buckets: list[Label] | Unloaded = UNLOADED
 
 
 NOTHING_PRELOADED: Final = Preloaded()

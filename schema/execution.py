@@ -22,6 +22,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLString,
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -44,6 +45,13 @@ class _Irregular(Exception):
 
 def plain_field(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
     """How to complete `parent_type.name` directly, or None when graphql-core must."""
+    if name == "__typename":
+        # What graphql-core's meta field resolves to on an object type (a union's member
+        # included): the type's name. A bulk action's results select it on every item.
+        type_name = parent_type.name
+        return PlainField(
+            lambda _source, _info: type_name, GraphQLString.coerce_output_value, False, False
+        )
     field = parent_type.fields.get(name)
     # Strawberry marks the resolver it gives fields that read an attribute.
     if field is None or field.args or not getattr(field.resolve, "_is_default", False):

@@ -43,10 +43,19 @@ ITEMS: dict[str, Any] = {
 
 
 @strawberry.type
+class Other:
+    note: str
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item | None]:
         return list(ITEMS.values())
+
+    @strawberry.field
+    def mixed(self) -> list[Item | Other]:
+        return [ITEMS["regular"], Other(note="b")]
 
 
 class Exclaim(SchemaExtension):
@@ -57,7 +66,10 @@ class Exclaim(SchemaExtension):
         return f"{result}!" if isinstance(result, str) else result
 
 
-QUERY = "{ items { name nickname sizes colour shout } }"
+QUERY = """{
+  items { __typename name nickname sizes colour shout }
+  mixed { __typename ... on Item { name } ... on Other { note } }
+}"""
 
 
 def run(**options: Any) -> dict[str, Any]:
@@ -76,6 +88,7 @@ def test_every_value_and_error_is_the_one_graphql_core_gives() -> None:
     assert ours == run()
     # The irregular items were nulled with an error each; the regular one came through.
     assert ours["data"]["items"][0] == {
+        "__typename": "Item",
         "name": "a",
         "nickname": None,
         "sizes": [1, 2],
@@ -83,6 +96,10 @@ def test_every_value_and_error_is_the_one_graphql_core_gives() -> None:
         "shout": "A",
     }
     assert ours["data"]["items"][1:] == [None] * 6
+    assert ours["data"]["mixed"] == [
+        {"__typename": "Item", "name": "a"},
+        {"__typename": "Other", "note": "b"},
+    ]
     assert {path for _, path in ours["errors"]} == {
         ("items", 1, "name"),
         ("items", 2, "name"),
@@ -110,6 +127,7 @@ def test_a_resolver_middleware_still_sees_plain_fields() -> None:
         ("Contact", "stage", False),  # an object
         ("Contact", "interactions", False),  # arguments
         ("ContactEdge", "node", False),
+        ("ContactArchived", "__typename", True),  # each result of a bulk action
     ],
 )
 def test_the_api_completes_attribute_leaves_in_place_and_nothing_else(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import pytest
 import strawberry
 
@@ -16,7 +18,22 @@ class Person:
     nick_names: list[str] | None = None
 
 
-received: list[Person] = []
+@strawberry.enum
+class Side(Enum):
+    LEFT = "left"
+    RIGHT = "right"
+
+
+@built_directly
+@strawberry.input
+class Party:
+    side: Side
+    name: str
+    people: list[Person]
+    guests: list[Person] | None = None
+
+
+received: list[Person | Party] = []
 
 
 @strawberry.type
@@ -25,6 +42,11 @@ class Query:
     def people(self, given: list[Person]) -> int:
         received.extend(given)
         return len(given)
+
+    @strawberry.field
+    def party(self, given: Party) -> int:
+        received.append(given)
+        return len(given.people)
 
 
 def test_an_input_of_scalars_is_built_from_the_values_sent_and_defaults_for_the_rest() -> None:
@@ -40,8 +62,35 @@ def test_an_input_of_scalars_is_built_from_the_values_sent_and_defaults_for_the_
     ]
 
 
+def test_an_input_with_an_enum_and_a_list_of_direct_inputs_is_built_all_the_way_down() -> None:
+    received.clear()
+    result = strawberry.Schema(query=Query).execute_sync(
+        '{ party(given: {side: RIGHT, name: "P", people: [{displayName: "Ada", age: 1}]}) }'
+    )
+
+    assert (result.errors, result.data) == (None, {"party": 1})
+    assert received == [
+        Party(
+            side=Side.RIGHT,
+            name="P",
+            people=[Person(display_name="Ada", age=1, nick_names=None)],
+            guests=None,
+        )
+    ]
+    party = received[0]
+    assert isinstance(party, Party)
+    assert type(party.side) is Side
+    assert type(party.people[0]) is Person
+
+
 def test_an_input_holding_another_input_is_refused_when_the_class_is_defined() -> None:
-    with pytest.raises(TypeError, match=r"^Bulk: not scalars or lists of scalars: selection$"):
+    with pytest.raises(
+        TypeError,
+        match=(
+            r"^Bulk: not scalars, enums, or lists of scalars or of inputs built directly: "
+            r"selection$"
+        ),
+    ):
 
         @built_directly
         @strawberry.input

@@ -20,7 +20,7 @@ from strawberry.tools import merge_types
 
 from schema.admin import AdminMutation, AdminQuery
 from schema.errors import ErrorCodes
-from schema.execution import PlainFieldsExecutor
+from schema.execution import PlainFieldsExecutor, call_resolvers_directly
 from schema.listing import Audience
 from schema.mutations import Mutation as ContactMutation
 from schema.operation_name import OperationName
@@ -61,7 +61,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -86,6 +86,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),
     )
+    call_resolvers_directly(built)
+    return built
 
 
 # The exported SDL depends on no setting; defaults, without reading the environment.

@@ -7,10 +7,19 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission
 
 from schema import schema as api_schema
-from schema.execution import PlainFieldsExecutor, plain_field
+from schema.execution import PlainFieldsExecutor, call_resolvers_directly, plain_field
+
+
+class Deny(BasePermission):
+    message = "Not for you."
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
 
 
 @strawberry.enum
@@ -28,6 +37,18 @@ class Item:
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field
+    def where(self, info: strawberry.Info) -> str:
+        return f"{info.field_name} of {info.path.prev.key if info.path.prev else '-'}"
+
+    @strawberry.field(permission_classes=[Deny])  # type: ignore[untyped-decorator]
+    def secret(self) -> str | None:
+        return "leaked"
+
+    @strawberry.field
+    def repeat(self, times: int) -> str:
+        return self.name * times
 
 
 # Each item holds what a buggy resolver might hand over; the schema's types say otherwise.
@@ -72,8 +93,11 @@ QUERY = """{
 }"""
 
 
-def run(**options: Any) -> dict[str, Any]:
-    result = strawberry.Schema(query=Query, **options).execute_sync(QUERY)
+def run(query: str = QUERY, *, direct: bool = False, **options: Any) -> dict[str, Any]:
+    schema = strawberry.Schema(query=Query, **options)
+    if direct:
+        call_resolvers_directly(schema)
+    result = schema.execute_sync(query)
     return {
         "data": result.data,
         "errors": sorted(
@@ -114,6 +138,37 @@ def test_a_resolver_middleware_still_sees_plain_fields() -> None:
     ours = run(execution_context_class=PlainFieldsExecutor, extensions=[Exclaim])
     assert ours == run(extensions=[Exclaim])
     assert ours["data"]["items"][0]["name"] == "a!"
+
+
+def test_resolvers_called_directly_answer_as_strawberry_does_and_permissions_still_apply() -> None:
+    query = "{ mixed { ... on Item { shout where secret repeat(times: 2) } } }"
+    ours = run(query, direct=True, execution_context_class=PlainFieldsExecutor)
+    assert ours == run(query)
+    assert ours["data"]["mixed"][0] == {
+        "shout": "A",
+        "where": "where of 0",
+        "secret": None,
+        "repeat": "aa",
+    }
+    assert ours["errors"] == [("Not for you.", ("mixed", 0, "secret"))]
+
+
+def test_the_api_calls_directly_the_resolvers_a_contact_page_calls_per_contact() -> None:
+    called_directly = {
+        (type_.name, name)
+        for type_ in api_schema._schema.type_map.values()
+        if isinstance(type_, GraphQLObjectType)
+        for name, field in type_.fields.items()
+        if getattr(field.resolve, "__qualname__", "").startswith("_direct_call")
+    }
+    assert called_directly == {
+        ("Contact", "displayName"),
+        ("Contact", "stage"),
+        ("Contact", "assignee"),
+        ("Contact", "tags"),
+        ("Contact", "buckets"),
+        ("Stage", "blocksArchive"),
+    }
 
 
 @pytest.mark.parametrize(

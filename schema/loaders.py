@@ -144,18 +144,20 @@ class Loaders:
     async def _labels_of(
         self, link_table: str, table: str, sort_column: str, contact_ids: Sequence[int]
     ) -> list[list[Label]]:
-        """Each contact's tags or buckets, in one statement of plain rows (building link and
-        label models was a third of a 100-contact page's database work)."""
+        """Each contact's tags or buckets, in one statement of plain rows (building a link and
+        a label model per row was 10 % of a 100-contact page)."""
         connection = db.connection()
         postgres = db.is_postgres()
         contact, workspace = db.placeholders(connection, 2)
         among = db.among_sql('link."contact_id"', contact, postgres, "::int[]")
+        # Without statistics SQLite would start from every label of the workspace and probe
+        # the links of each; the `+` makes it start from the page's contacts.
+        in_workspace = f'{"" if postgres else "+"}label."workspace_id" = {workspace}'
         # Only fixed identifiers and placeholders are interpolated.
         sql = (
             f'SELECT link."contact_id", label."id", label."name", label."{sort_column}" '  # noqa: S608
             f'FROM "{link_table}" AS link JOIN "{table}" AS label '
-            f'ON label."id" = link."{table}_id" '
-            f'WHERE {among} AND label."workspace_id" = {workspace}'
+            f'ON label."id" = link."{table}_id" WHERE {among} AND {in_workspace}'
         )
         _, rows = await connection.execute_query(
             sql, [db.list_parameter(contact_ids, postgres), self.workspace_id]

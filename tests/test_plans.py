@@ -11,6 +11,7 @@ from conftest import GraphQL, World, count_statements, gid
 from sourcing import sync
 
 from server import db
+from server.models import Bucket
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -31,14 +32,18 @@ mutation Lifecycle($id: ID!) {
 """
 
 
-async def contact_plans(statement: str) -> list[str]:
-    """How SQLite reads `contact` for a logged statement (its parameters do not matter)."""
+async def plans(statement: str) -> list[str]:
+    """How SQLite reads each table for a logged statement (its parameters do not matter)."""
     sql = statement.rsplit(": [", 1)[0]
     _, rows = await db.connection().execute_query(
         f"EXPLAIN QUERY PLAN {sql}", [None] * sql.count("?")
     )
-    details = [str(row["detail"]) for row in rows]
-    return [d for d in details if d.startswith(("SCAN contact ", "SEARCH contact "))]
+    return [str(row["detail"]) for row in rows]
+
+
+async def contact_plans(statement: str) -> list[str]:
+    """How SQLite reads `contact` for a logged statement."""
+    return [d for d in await plans(statement) if d.startswith(("SCAN contact ", "SEARCH contact "))]
 
 
 async def test_the_lifecycle_of_one_contact_among_many_reads_it_by_key(
@@ -59,3 +64,34 @@ async def test_the_lifecycle_of_one_contact_among_many_reads_it_by_key(
     assert len(reads) >= 5, reads  # the locks, the full rows, the updates and the delete
     by_key = ("USING INTEGER PRIMARY KEY (rowid=?)", "rowid=?)")
     assert {sql: plan for sql, plan in reads.items() if not plan[0].endswith(by_key)} == {}
+
+
+PAGE = "{ contacts(first: 10) { edges { node { tags { name } buckets { name } } } } }"
+
+
+async def test_a_page_reads_its_tags_and_buckets_from_its_contacts_not_from_every_label(
+    gql: GraphQL, world: World
+) -> None:
+    # More labels in the workspace than on the page: the plan SQLite would pick without the
+    # `+` starts from them.
+    for n in range(12):
+        await world.contact(f"P{n}", "Tagged", tags=[f"tag{n}", f"tag{n + 1}"])
+    await Bucket.create(workspace=world.workspace, name="Golf")
+    with count_statements() as log:
+        data = await gql(PAGE, as_=world.admin)
+    assert any(edge["node"]["tags"] for edge in data["contacts"]["edges"])
+    label_reads = {
+        statement.rsplit(": [", 1)[0]: [
+            detail
+            for detail in await plans(statement)
+            if detail.startswith(("SCAN", "SEARCH")) and "json_each" not in detail
+        ]
+        for statement in log.statements
+        if '"contact_tag" AS link' in statement or '"contact_bucket" AS link' in statement
+    }
+    assert len(label_reads) == 2, log.statements
+    for sql, details in label_reads.items():
+        # First the links of the page's contacts (by contact), then each label by key.
+        assert details[0].startswith("SEARCH link USING COVERING INDEX"), (sql, details)
+        assert "(contact_id=?)" in details[0], (sql, details)
+        assert details[1] == "SEARCH label USING INTEGER PRIMARY KEY (rowid=?)", (sql, details)

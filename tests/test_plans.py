@@ -1,7 +1,8 @@
-"""SQLite looks up the contacts a statement names by key, whatever its statistics.
+"""SQLite starts from the contacts a statement names, by key, whatever its statistics.
 
 The app never runs ANALYZE, and without statistics SQLite prefers the workspace's indexes
-to key lookups: a statement naming one contact would read every contact of the workspace.
+to key lookups: a statement naming one contact would read every contact of the workspace,
+and a page's tags would be found by probing every tag of the workspace.
 """
 
 from __future__ import annotations

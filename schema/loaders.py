@@ -54,23 +54,11 @@ class InteractionWindow(NamedTuple):
     after: tuple[datetime, int] | None
 
 
-class _Params:
-    """Positional parameters in the connection's dialect: `?` (SQLite) or `$n` (PostgreSQL)."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self.numbered = db.is_postgres()
-
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}" if self.numbered else "?"
-
-
 def _windowed_sql(
     workspace_id: int, contact_ids: Sequence[int], limit: int, after: tuple[datetime, int] | None
 ) -> tuple[str, list[Any]]:
     """The first `limit` interactions of each contact, newest first, in one statement."""
-    p = _Params()
+    p = db.Parameters(db.connection())
     conditions = [
         f'"workspace_id" = {p(workspace_id)}',
         f'"contact_id" IN ({", ".join(p(pk) for pk in contact_ids)})',
@@ -147,21 +135,18 @@ class Loaders:
         """Each contact's tags or buckets, in one statement of plain rows (building a link and
         a label model per row was 10 % of a 100-contact page)."""
         connection = db.connection()
-        postgres = db.is_postgres()
-        contact, workspace = db.placeholders(connection, 2)
-        among = db.among_sql('link."contact_id"', contact, postgres, "::int[]")
+        p = db.Parameters(connection)
+        among = p.among('link."contact_id"', contact_ids, "::int[]")
         # Without statistics SQLite would start from every label of the workspace and probe
         # the links of each; the `+` makes it start from the page's contacts.
-        in_workspace = f'{"" if postgres else "+"}label."workspace_id" = {workspace}'
+        in_workspace = f'{"" if p.numbered else "+"}label."workspace_id" = {p(self.workspace_id)}'
         # Only fixed identifiers and placeholders are interpolated.
         sql = (
             f'SELECT link."contact_id", label."id", label."name", label."{sort_column}" '  # noqa: S608
             f'FROM "{link_table}" AS link JOIN "{table}" AS label '
             f'ON label."id" = link."{table}_id" WHERE {among} AND {in_workspace}'
         )
-        _, rows = await connection.execute_query(
-            sql, [db.list_parameter(contact_ids, postgres), self.workspace_id]
-        )
+        _, rows = await connection.execute_query(sql, p.values)
         grouped: dict[int, list[Label]] = defaultdict(list)
         for contact_id, label_id, name, sort_key in rows:
             grouped[contact_id].append(Label(label_id, name, sort_key))

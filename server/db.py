@@ -119,6 +119,29 @@ def among_sql(column: str, mark: str, postgres: bool, array_type: str = "") -> s
     return f"{column} {'=' if postgres else 'IN'} {list_values_sql(mark, postgres, array_type)}"
 
 
+class Parameters:
+    """The values of one hand-written statement, each placed by the placeholder calling it
+    returns, in the connection's dialect: `?` (SQLite) or `$n` (PostgreSQL).
+
+    Hot statements are written out: building a thousand-value IN list through the query
+    builder costs more than running it.
+    """
+
+    def __init__(self, connection: BaseDBAsyncClient) -> None:
+        self.values: list[Any] = []
+        self.numbered = connection.capabilities.dialect == "postgres"
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.numbered else "?"
+
+    def among(self, column: str, values: Iterable[Any], array_type: str = "") -> str:
+        """`column` (quoted SQL) is one of `values`, sent as one parameter (see `one_of`);
+        `array_type` casts the array on PostgreSQL, e.g. `::int[]`."""
+        mark = self(list_parameter(values, self.numbered))
+        return among_sql(column, mark, self.numbered, array_type)
+
+
 class _ArrayParameter(Term):
     """A whole list as one parameter, as pypika's right-hand side of `=` or `IN`."""
 

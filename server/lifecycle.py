@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, cast
 from tortoise.transactions import in_transaction
 
 from server.contact_text import display_name
-from server.db import CHUNK, among_sql, chunks, list_parameter, one_of, row_decoder, values_of
+from server.db import CHUNK, Parameters, chunks, one_of, row_decoder, values_of
 from server.directory import Target, requirement_q
 from server.models import AuditEntry, Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -115,22 +115,25 @@ async def lock_rows(
     One statement, with the keys as one parameter; values as the model's fields hold them.
     """
     connection = Contact._meta.db  # the transaction's
-    postgres = connection.capabilities.dialect == "postgres"
+    p = Parameters(connection)
     names = ", ".join(f'"{column}"' for column in columns)
-    keys = among_sql('"id"', "$1" if postgres else "?", postgres, "::int[]")
-    values = [list_parameter(sorted(set(pks)), postgres), workspace_id]
+    keys = p.among('"id"', sorted(set(pks)), "::int[]")
+    workspace = p(workspace_id)
     # Only fixed identifiers and placeholders are interpolated.
-    if postgres:
+    if p.numbered:
         sql = (
             f'SELECT {names} FROM "contact" WHERE {keys} '  # noqa: S608
-            'AND "workspace_id" = $2 ORDER BY "id" FOR UPDATE'
+            f'AND "workspace_id" = {workspace} ORDER BY "id" FOR UPDATE'
         )
     else:
         # SQLite locks the whole database for a write transaction instead. The `+` keeps its
         # planner (on a table without statistics) from scanning the workspace's contacts
         # instead of looking the keys up.
-        sql = f'SELECT {names} FROM "contact" WHERE {keys} AND +"workspace_id" = ? ORDER BY "id"'  # noqa: S608
-    _, rows = await connection.execute_query(sql, values)
+        sql = (
+            f'SELECT {names} FROM "contact" WHERE {keys} '  # noqa: S608
+            f'AND +"workspace_id" = {workspace} ORDER BY "id"'
+        )
+    _, rows = await connection.execute_query(sql, p.values)
     decode = row_decoder(Contact, columns)
     # sqlite3.Row and asyncpg's Record (typed as dicts by Tortoise) are sequences of values.
     return [decode(cast(Sequence[Any], row)) for row in rows]

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import among_sql, chunks, insert_sql, is_postgres, list_parameter, placeholders
+from server.db import Parameters, chunks, insert_sql, is_postgres, placeholders
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -206,28 +206,6 @@ def _origin(source: Source, row: IncomingContact) -> tuple[str, str, str] | None
     return (source.kind.value, source.account, row.external_id)
 
 
-class _Params:
-    """Positional parameters in the connection's dialect: `?` (SQLite) or `$n` (PostgreSQL).
-
-    The hot statements of an import are written out: building a thousand-value IN list
-    through the query builder costs more than running it.
-    """
-
-    def __init__(self, connection: BaseDBAsyncClient) -> None:
-        self.values: list[Any] = []
-        self.numbered = connection.capabilities.dialect == "postgres"
-
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}" if self.numbered else "?"
-
-    def among(self, column: str, values: Sequence[Any]) -> str:
-        """`column` (a VARCHAR) is one of `values`, sent as one parameter (see `db.one_of`)."""
-        mark = self(list_parameter(values, self.numbered))
-        # Typed like the (VARCHAR) columns, so that the index covers the comparison.
-        return among_sql(f'"{column}"', mark, self.numbered, "::varchar[]")
-
-
 async def _by_origin(
     connection: BaseDBAsyncClient, workspace_id: int, source: Source, external_ids: set[str]
 ) -> dict[str, int]:
@@ -235,7 +213,7 @@ async def _by_origin(
     found: dict[str, int] = {}
     if source.account is None or not external_ids:
         return found
-    p = _Params(connection)
+    p = Parameters(connection)
     same_origin = (
         f'"workspace_id" = {p(workspace_id)} AND "source" = {p(source.kind.value)} '
         f'AND "source_account" = {p(source.account)}'
@@ -250,10 +228,10 @@ async def _by_origin(
             'ORDER BY "id" LIMIT 1) AS c'
         )
     else:
+        among = p.among('"external_id"', external_ids)
         sql = (
             'SELECT "external_id", "id" FROM "contact" '  # noqa: S608
-            f"WHERE {same_origin} AND {p.among('external_id', list(external_ids))} "
-            'ORDER BY "id" DESC'
+            f'WHERE {same_origin} AND {among} ORDER BY "id" DESC'
         )
     _, rows = await connection.execute_query(sql, p.values)
     for row in rows:
@@ -268,11 +246,12 @@ async def _suppressed(
     """Which of these digests a deletion with preventResync stored."""
     if not digests:
         return set()
-    p = _Params(connection)
-    sql = (
-        'SELECT "digest" FROM "suppression" '  # noqa: S608
-        f'WHERE "workspace_id" = {p(workspace_id)} AND {p.among("digest", list(digests))}'
-    )
+    p = Parameters(connection)
+    workspace = p(workspace_id)
+    # Typed like the (VARCHAR) column, so that the index covers the comparison.
+    among = p.among('"digest"', digests, "::varchar[]")
+    # Only placeholders and fixed identifiers are interpolated.
+    sql = f'SELECT "digest" FROM "suppression" WHERE "workspace_id" = {workspace} AND {among}'  # noqa: S608
     _, rows = await connection.execute_query(sql, p.values)
     return {str(row["digest"]) for row in rows}
 
@@ -413,7 +392,7 @@ async def _insert(
     pending = {
         _identity(c.source, c.source_account, c.external_id, c.emails, c.phones): c for c in created
     }
-    p = _Params(connection)
+    p = Parameters(connection)
     sql = (
         'SELECT "id", "source", "source_account", "external_id", "emails", "phones" '  # noqa: S608
         f'FROM "contact" WHERE "workspace_id" = {p(workspace_id)} AND "created_at" = {p(stamp)}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -22,6 +23,8 @@ MODELS_MODULE = "server.models"
 MIGRATIONS_MODULE = "server.migrations"
 # Values per statement: well under both databases' parameter limits.
 CHUNK = 2_000
+# Rows per `insert_rows` statement on PostgreSQL, where a column is one parameter.
+UNNEST_ROWS = 10_000
 
 T = TypeVar("T")
 
@@ -206,6 +209,44 @@ def insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]
     names = ", ".join(f'"{column}"' for column in columns)
     # Only fixed identifiers are interpolated; every value is a parameter.
     return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marks)})'  # noqa: S608
+
+
+def _array_type(model: type[Model], column: str) -> str:
+    # Without its length: an explicit cast to varchar(n) would cut a longer value short,
+    # where the column's own assignment refuses it.
+    sql_type = model._meta.fields_map[column].get_for_dialect("postgres", "SQL_TYPE")
+    return re.sub(r"\(.*\)", "", sql_type) + "[]"
+
+
+async def insert_rows(
+    connection: BaseDBAsyncClient,
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert rows of values already in the database's form (`to_db_value`), in order.
+
+    PostgreSQL gets one `INSERT ... SELECT FROM unnest(...)` per chunk, a column per array
+    parameter: asyncpg's executemany runs the statement once per row, which was three
+    quarters of a 5,000-contact first sync (1.1-1.5 s). sqlite3's executemany repeats one
+    prepared statement in C, which is what SQLite does best.
+    """
+    if not rows:
+        return
+    table = model._meta.db_table
+    if connection.capabilities.dialect != "postgres":
+        sql = insert_sql(connection, table, columns)
+        for chunk in chunks(rows, CHUNK):
+            await connection.execute_many(sql, [list(row) for row in chunk])
+        return
+    names = ", ".join(f'"{column}"' for column in columns)
+    arrays = ", ".join(
+        f"${n}::{_array_type(model, column)}" for n, column in enumerate(columns, start=1)
+    )
+    # Only fixed identifiers and types are interpolated; every value is in an array parameter.
+    sql = f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({arrays})'  # noqa: S608
+    for chunk in chunks(rows, UNNEST_ROWS):
+        await connection.execute_query(sql, [list(column) for column in zip(*chunk, strict=True)])
 
 
 def is_postgres() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from server.db import chunks, insert_sql, one_of, values_of
+from server.db import chunks, insert_rows, one_of, values_of
 from server.models import Contact, ContactHandle
 
 EMAIL = "email"
@@ -27,10 +27,8 @@ async def reindex(workspace_id: int, contacts: Sequence[Contact], *, fresh: bool
     # Rows of plain values, as sync._insert writes contacts: a model instance per handle and
     # bulk_create's conversions cost more than the database's own work.
     rows = [[workspace_id, c.id, kind, value] for c in contacts for kind, value in handles_of(c)]
-    connection = ContactHandle._meta.db  # the transaction's, when there is one
-    sql = insert_sql(connection, ContactHandle._meta.db_table, _COLUMNS)
-    for batch in chunks(rows):
-        await connection.execute_many(sql, batch)
+    # The transaction's connection, when there is one.
+    await insert_rows(ContactHandle._meta.db, ContactHandle, _COLUMNS, rows)
 
 
 async def owners(workspace_id: int, kind: str, values: Iterable[str]) -> dict[str, list[int]]:

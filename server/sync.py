@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import Parameters, chunks, insert_sql, is_postgres, placeholders
+from server.db import Parameters, chunks, insert_rows, is_postgres, placeholders
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -386,9 +386,7 @@ async def _insert(
         ]
         for c in created
     ]
-    sql = insert_sql(connection, Contact._meta.db_table, INSERTED_COLUMNS)
-    for chunk in chunks(values, WRITE_BATCH):
-        await connection.execute_many(sql, chunk)
+    await insert_rows(connection, Contact, INSERTED_COLUMNS, values)
     pending = {
         _identity(c.source, c.source_account, c.external_id, c.emails, c.phones): c for c in created
     }
@@ -669,10 +667,8 @@ async def _bring_in(
     if batch.reindex:
         await handles.reindex(workspace_id, cast(list[Contact], list(batch.reindex.values())))
     if batch.links:
-        sql = insert_sql(connection, ContactTag._meta.db_table, ("contact_id", "tag_id"))
         links = [[contact.id, tag_id] for contact, tag_id in batch.links]
-        for link_rows in chunks(links):
-            await connection.execute_many(sql, link_rows)
+        await insert_rows(connection, ContactTag, ("contact_id", "tag_id"), links)
     for lifted_digests in chunks(sorted(lifted)):
         await Suppression.filter(workspace_id=workspace_id, digest__in=lifted_digests).delete()
     return ImportResult(batch.counts, refused)

@@ -1,0 +1,96 @@
+"""`server.db.insert_rows`: the bulk insert behind syncs, imports and the handle index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from conftest import World, count_statements
+from tortoise.exceptions import OperationalError
+
+from server import db
+from server.models import Contact, ContactHandle
+from server.policy import ContactStatus
+
+COLUMNS = (
+    "workspace_id",
+    "first_name",
+    "emails",
+    "phones",
+    "status",
+    "sort_name",
+    "search_text",
+    "source",
+    "created_at",
+    "updated_at",
+)
+
+
+def contact_row(world: World, name: str, emails: list[str], when: datetime) -> list[object]:
+    fields = Contact._meta.fields_map
+    return [
+        world.workspace.id,
+        name,
+        fields["emails"].to_db_value(emails, Contact),
+        fields["phones"].to_db_value([], Contact),
+        fields["status"].to_db_value(ContactStatus.ARCHIVED, Contact),
+        name.lower(),
+        name.lower(),
+        "csv",
+        fields["created_at"].to_db_value(when, Contact),
+        fields["updated_at"].to_db_value(when, Contact),
+    ]
+
+
+async def test_inserted_rows_read_back_as_the_model_values_they_were_made_from(
+    world: World,
+) -> None:
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    rows = [
+        contact_row(world, "Ada", ["ada@example.com", "a@example.org"], when),
+        contact_row(world, "Grace", [], when),
+    ]
+    await db.insert_rows(db.connection(), Contact, COLUMNS, rows)
+
+    stored = await Contact.filter(workspace_id=world.workspace.id).order_by("first_name")
+    assert [(c.first_name, c.emails, c.status, c.created_at, c.updated_at) for c in stored] == [
+        ("Ada", ["ada@example.com", "a@example.org"], ContactStatus.ARCHIVED, when, when),
+        ("Grace", [], ContactStatus.ARCHIVED, when, when),
+    ]
+
+
+async def test_rows_beyond_one_statement_all_land_in_a_statement_per_chunk(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "UNNEST_ROWS", 2)
+    monkeypatch.setattr(db, "CHUNK", 2)
+    contact = await world.contact("Ada")
+    rows = [[world.workspace.id, contact.id, "email", f"a{n}@example.com"] for n in range(5)]
+
+    with count_statements() as log:
+        await db.insert_rows(
+            db.connection(), ContactHandle, ("workspace_id", "contact_id", "kind", "value"), rows
+        )
+
+    assert log.count == 3
+    values = await ContactHandle.filter(contact_id=contact.id).order_by("value")
+    assert [h.value for h in values] == [f"a{n}@example.com" for n in range(5)]
+
+
+async def test_nothing_to_insert_sends_nothing(world: World) -> None:
+    with count_statements() as log:
+        await db.insert_rows(db.connection(), Contact, COLUMNS, [])
+    assert log.count == 0
+
+
+@pytest.mark.postgres_only
+async def test_a_value_longer_than_its_column_is_refused_not_cut_short(world: World) -> None:
+    when = datetime(2026, 3, 4, tzinfo=UTC)
+    too_long = "A" * 201  # first_name is VARCHAR(200)
+
+    with pytest.raises(OperationalError, match="too long"):
+        await db.insert_rows(
+            db.connection(), Contact, COLUMNS, [contact_row(world, too_long, [], when)]
+        )
+
+    assert await Contact.filter(workspace_id=world.workspace.id).count() == 0

@@ -656,6 +656,11 @@ async def _bring_in(
         batch.remember(contact, row)
 
     # Writes, in sets.
+    if is_postgres():
+        # Custom plans were for the lookups above. The writes' foreign-key checks run cached
+        # plans of their own: replanned for every row, inserting a first sync's 8,750 handles
+        # took 0.44 s instead of 0.15 s.
+        await connection.execute_script("SET LOCAL plan_cache_mode TO DEFAULT")
     for contact in (*batch.created, *batch.changed.values()):
         _derive(contact)
     if batch.created:

@@ -34,10 +34,17 @@ from schema.results import (
     ContactUnreachable,
 )
 from schema.types import Bucket, Contact, Interaction, Stage, Tag, User, Workspace
+from schema.variables import VariablesCoercedDirectly
 from server.settings import Settings
 
 Query = merge_types("Query", (ContactQuery, AdminQuery))
+
 Mutation = merge_types("Mutation", (ContactMutation, AdminMutation))
+
+
+class Executor(VariablesCoercedDirectly, PlainFieldsExecutor):
+    """Strawberry's execution context with the shortcuts of schema/variables.py and
+    schema/execution.py: the variables' coercion, the plain fields' completion."""
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -81,7 +88,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ContactUnreachable,
         ],
         extensions=extensions,
-        execution_context_class=PlainFieldsExecutor,
+        execution_context_class=Executor,
         config=StrawberryConfig(
             auto_camel_case=True, disable_field_suggestions=settings.is_production
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -245,6 +245,51 @@ async def insert_rows(
     )
     # Only fixed identifiers and types are interpolated; every value is in an array parameter.
     sql = f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({arrays})'  # noqa: S608
+    for chunk in chunks(rows, UNNEST_ROWS):
+        await connection.execute_query(sql, [list(column) for column in zip(*chunk, strict=True)])
+
+
+async def update_rows(
+    connection: BaseDBAsyncClient,
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    unless_null: Collection[str] = (),
+) -> None:
+    """Set `columns` of each row whose primary key is the row's last value (keys distinct);
+    a column in `unless_null` keeps its stored value where the row's value is NULL.
+
+    Values are in the database's form, as for `insert_rows`, and for the same reason
+    PostgreSQL gets one `UPDATE ... FROM unnest(...)` per chunk and SQLite an executemany.
+    """
+    if not rows:
+        return
+    table = model._meta.db_table
+    key = model._meta.pk_attr
+    postgres = connection.capabilities.dialect == "postgres"
+    source = '"v".' if postgres else ""
+    given = [f'{source}"{column}"' for column in columns] if postgres else ["?"] * len(columns)
+    assignments = ", ".join(
+        f'"{column}" = COALESCE({value}, "{table}"."{column}")'
+        if column in unless_null
+        else f'"{column}" = {value}'
+        for column, value in zip(columns, given, strict=True)
+    )
+    if not postgres:
+        # Only fixed identifiers are interpolated; every value is a parameter.
+        sql = f'UPDATE "{table}" SET {assignments} WHERE "{key}" = ?'  # noqa: S608
+        for chunk in chunks(rows, CHUNK):
+            await connection.execute_many(sql, [list(row) for row in chunk])
+        return
+    names = ", ".join(f'"{column}"' for column in (*columns, key))
+    arrays = ", ".join(
+        f"${n}::{_array_type(model, column)}" for n, column in enumerate((*columns, key), start=1)
+    )
+    sql = (
+        f'UPDATE "{table}" SET {assignments} '  # noqa: S608
+        f'FROM unnest({arrays}) AS "v"({names}) WHERE "{table}"."{key}" = "v"."{key}"'
+    )
     for chunk in chunks(rows, UNNEST_ROWS):
         await connection.execute_query(sql, [list(column) for column in zip(*chunk, strict=True)])
 

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import Parameters, chunks, insert_rows, is_postgres, placeholders
+from server.db import Parameters, chunks, insert_rows, is_postgres, update_rows
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -45,8 +45,6 @@ from server.policy import (
 )
 from server.suppression import contact_digests
 
-# Contacts per bulk INSERT / UPDATE statement (an UPDATE takes ~3 parameters per column).
-WRITE_BATCH = 500
 MAX_SOURCE_TEXT = 200
 TEXT_COLUMNS = ("first_name", "last_name", "company", "title")
 # Columns a match may change: the fields, the denormalized ones, and the adopted source ID
@@ -409,7 +407,7 @@ async def _insert(
 
 
 async def _update(connection: BaseDBAsyncClient, changed: Sequence[_Known]) -> None:
-    """Write the merged contacts: one statement, run for each of them (executemany).
+    """Write the merged contacts in one statement per chunk (see `db.update_rows`).
 
     Values go through the model's own fields, as in `_insert`. A contact whose change no
     person can see (it adopted a source ID) keeps its stored updated_at.
@@ -422,20 +420,11 @@ async def _update(connection: BaseDBAsyncClient, changed: Sequence[_Known]) -> N
             return value
         return fields[column].to_db_value(value, Contact)
 
-    # The columns, then updated_at, then the key.
-    *marks, stamp_mark, key_mark = placeholders(connection, len(UPDATED_COLUMNS) + 2)
-    assignments = [
-        f'"{column}" = {mark}' for column, mark in zip(UPDATED_COLUMNS, marks, strict=True)
-    ]
-    assignments.append(f'"updated_at" = COALESCE({stamp_mark}, "updated_at")')
-    # Only placeholders and fixed identifiers are interpolated.
-    sql = f'UPDATE "contact" SET {", ".join(assignments)} WHERE "id" = {key_mark}'  # noqa: S608
     written = (*UPDATED_COLUMNS, "updated_at")
     values = [
         [*(db_value(column, getattr(c, column)) for column in written), c.id] for c in changed
     ]
-    for chunk in chunks(values, WRITE_BATCH):
-        await connection.execute_many(sql, chunk)
+    await update_rows(connection, Contact, written, values, unless_null=("updated_at",))
 
 
 def _derive(contact: _Known) -> None:

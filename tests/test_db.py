@@ -94,3 +94,37 @@ async def test_a_value_longer_than_its_column_is_refused_not_cut_short(world: Wo
         )
 
     assert await Contact.filter(workspace_id=world.workspace.id).count() == 0
+
+
+async def test_updated_rows_change_only_the_contacts_keyed_and_keep_what_is_null_if_told(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "UNNEST_ROWS", 2)
+    monkeypatch.setattr(db, "CHUNK", 2)
+    ada, grace, alan, untouched = [
+        await world.contact(name) for name in ("Ada", "Grace", "Alan", "Edsger")
+    ]
+    stored = {c.id: c.updated_at for c in (ada, grace, alan, untouched)}
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    stamp = Contact._meta.fields_map["updated_at"].to_db_value(when, Contact)
+    rows = [
+        ["Ada L.", None, stamp, ada.id],
+        ["Grace H.", "Navy", None, grace.id],  # keeps its stored updated_at
+        ["Alan T.", None, stamp, alan.id],
+    ]
+
+    with count_statements() as log:
+        await db.update_rows(
+            db.connection(), Contact, ("first_name", "company", "updated_at"), rows,
+            unless_null=("updated_at",),
+        )  # fmt: skip
+
+    assert log.count == 2
+    after = {c.id: c for c in await Contact.filter(workspace_id=world.workspace.id)}
+    assert [(after[c.id].first_name, after[c.id].company, after[c.id].updated_at)
+            for c in (ada, grace, alan, untouched)] == [
+        ("Ada L.", None, when),
+        ("Grace H.", "Navy", stored[grace.id]),
+        ("Alan T.", None, when),
+        ("Edsger", untouched.company, stored[untouched.id]),
+    ]  # fmt: skip

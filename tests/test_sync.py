@@ -554,19 +554,25 @@ async def test_sync_contacts_in_the_contact_list_are_found_by_search(
     assert data["contacts"]["edges"][0]["node"] == {"id": gid(contact), "displayName": "Ada"}
 
 
+def plan_cache_modes(monkeypatch: pytest.MonkeyPatch, function: str) -> list[str]:
+    """The plan_cache_mode in force at each call of `server.sync.<function>(connection, ...)`."""
+    seen: list[str] = []
+    original = getattr(sync_module, function)
+
+    async def spying(connection: Any, *args: Any) -> Any:
+        _, rows = await connection.execute_query("SHOW plan_cache_mode")
+        seen.append(rows[0]["plan_cache_mode"])
+        return await original(connection, *args)
+
+    monkeypatch.setattr(sync_module, function, spying)
+    return seen
+
+
 @pytest.mark.postgres_only
 async def test_each_batch_plans_its_lookups_for_the_actual_values(
     gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[str] = []
-    bring_in = sync_module._bring_in
-
-    async def spying(connection: Any, *args: Any) -> sync_module.ImportResult:
-        _, rows = await connection.execute_query("SHOW plan_cache_mode")
-        seen.append(rows[0]["plan_cache_mode"])
-        return await bring_in(connection, *args)
-
-    monkeypatch.setattr(sync_module, "_bring_in", spying)
+    seen = plan_cache_modes(monkeypatch, "_bring_in")
     await sync(gql, world.member, [{"externalId": "A1", "firstName": "Ada"}])
     assert seen == ["force_custom_plan"]
     # SET LOCAL: the pooled connection goes back to the server's default afterwards.
@@ -580,15 +586,7 @@ async def test_a_batch_writes_with_cached_plans_for_its_foreign_key_checks(
 ) -> None:
     # Each inserted row's foreign-key checks run a cached plan; forced to replan every row,
     # they tripled the time to insert a first sync's handles.
-    seen: list[str] = []
-    insert = sync_module._insert
-
-    async def spying(connection: Any, *args: Any) -> None:
-        _, rows = await connection.execute_query("SHOW plan_cache_mode")
-        seen.append(rows[0]["plan_cache_mode"])
-        await insert(connection, *args)
-
-    monkeypatch.setattr(sync_module, "_insert", spying)
+    seen = plan_cache_modes(monkeypatch, "_insert")
     report = await sync(gql, world.member, [{"externalId": "A1", "firstName": "Ada"}])
     assert counts(report) == expect(created=1)
     assert seen == ["auto"]

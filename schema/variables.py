@@ -3,13 +3,12 @@
 graphql-core coerces a variable by walking its value twice, checking the types at every
 node: once to make sure it is not nested too deeply, once to coerce it. For a sync's 5,000
 contacts that took 53 ms, a sixth of an identical re-sync; coerced here, 14 ms (best of 15,
-in process). `VariablesCoercedDirectly` does
-the coercion with a function per input type that knows its fields and wrapping types, and
-needs no depth check: the types it takes are not recursive, so a value is nested at most as
-deep as its type. Anything its functions do not handle the way graphql-core does, or any
-value graphql-core would refuse, makes it hand the whole request back to graphql-core,
-which then coerces and reports as always. The rules followed are graphql-core's
-`coerce_variable_values` and `coerce_input_value`.
+in process). `VariablesCoercedDirectly` coerces with a function per input type that knows
+its fields and wrapping types, and needs no depth check: the types it takes are not
+recursive, so a value is nested at most as deep as its type. Anything its functions do not
+handle the way graphql-core does, or any value graphql-core would refuse, makes it hand the
+whole request back to graphql-core, which then coerces and reports as always. The rules
+followed are graphql-core's `coerce_variable_values` and `coerce_input_value`.
 """
 
 from __future__ import annotations

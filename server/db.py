@@ -23,7 +23,7 @@ MODELS_MODULE = "server.models"
 MIGRATIONS_MODULE = "server.migrations"
 # Values per statement: well under both databases' parameter limits.
 CHUNK = 2_000
-# Rows per `insert_rows` statement on PostgreSQL, where a column is one parameter.
+# Rows per `insert_rows` / `update_rows` statement on PostgreSQL (a column is a parameter).
 UNNEST_ROWS = 10_000
 
 T = TypeVar("T")
@@ -218,6 +218,23 @@ def _array_type(model: type[Model], column: str) -> str:
     return re.sub(r"\(.*\)", "", sql_type) + "[]"
 
 
+def _unnest(model: type[Model], columns: Sequence[str]) -> str:
+    """The rows of one array parameter per column: `unnest($1::int[], $2::varchar[], ...)`."""
+    arrays = (f"${n}::{_array_type(model, c)}" for n, c in enumerate(columns, start=1))
+    return f"unnest({', '.join(arrays)})"
+
+
+async def _write(
+    connection: BaseDBAsyncClient, sql: str, rows: Sequence[Sequence[Any]], by_column: bool
+) -> None:
+    if by_column:
+        for chunk in chunks(rows, UNNEST_ROWS):
+            await connection.execute_query(sql, [list(c) for c in zip(*chunk, strict=True)])
+    else:
+        for chunk in chunks(rows, CHUNK):
+            await connection.execute_many(sql, [list(row) for row in chunk])
+
+
 async def insert_rows(
     connection: BaseDBAsyncClient,
     model: type[Model],
@@ -234,19 +251,14 @@ async def insert_rows(
     if not rows:
         return
     table = model._meta.db_table
-    if connection.capabilities.dialect != "postgres":
+    postgres = connection.capabilities.dialect == "postgres"
+    if postgres:
+        names = ", ".join(f'"{column}"' for column in columns)
+        # Only fixed identifiers and types are interpolated; every value is in a parameter.
+        sql = f'INSERT INTO "{table}" ({names}) SELECT * FROM {_unnest(model, columns)}'  # noqa: S608
+    else:
         sql = insert_sql(connection, table, columns)
-        for chunk in chunks(rows, CHUNK):
-            await connection.execute_many(sql, [list(row) for row in chunk])
-        return
-    names = ", ".join(f'"{column}"' for column in columns)
-    arrays = ", ".join(
-        f"${n}::{_array_type(model, column)}" for n, column in enumerate(columns, start=1)
-    )
-    # Only fixed identifiers and types are interpolated; every value is in an array parameter.
-    sql = f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({arrays})'  # noqa: S608
-    for chunk in chunks(rows, UNNEST_ROWS):
-        await connection.execute_query(sql, [list(column) for column in zip(*chunk, strict=True)])
+    await _write(connection, sql, rows, by_column=postgres)
 
 
 async def update_rows(
@@ -268,30 +280,22 @@ async def update_rows(
     table = model._meta.db_table
     key = model._meta.pk_attr
     postgres = connection.capabilities.dialect == "postgres"
-    source = '"v".' if postgres else ""
-    given = [f'{source}"{column}"' for column in columns] if postgres else ["?"] * len(columns)
+    given = [f'"v"."{column}"' for column in columns] if postgres else ["?"] * len(columns)
     assignments = ", ".join(
         f'"{column}" = COALESCE({value}, "{table}"."{column}")'
         if column in unless_null
         else f'"{column}" = {value}'
         for column, value in zip(columns, given, strict=True)
     )
-    if not postgres:
-        # Only fixed identifiers are interpolated; every value is a parameter.
-        sql = f'UPDATE "{table}" SET {assignments} WHERE "{key}" = ?'  # noqa: S608
-        for chunk in chunks(rows, CHUNK):
-            await connection.execute_many(sql, [list(row) for row in chunk])
-        return
-    names = ", ".join(f'"{column}"' for column in (*columns, key))
-    arrays = ", ".join(
-        f"${n}::{_array_type(model, column)}" for n, column in enumerate((*columns, key), start=1)
-    )
-    sql = (
-        f'UPDATE "{table}" SET {assignments} '  # noqa: S608
-        f'FROM unnest({arrays}) AS "v"({names}) WHERE "{table}"."{key}" = "v"."{key}"'
-    )
-    for chunk in chunks(rows, UNNEST_ROWS):
-        await connection.execute_query(sql, [list(column) for column in zip(*chunk, strict=True)])
+    # Only fixed identifiers and types are interpolated; every value is in a parameter.
+    sql = f'UPDATE "{table}" SET {assignments} '  # noqa: S608
+    if postgres:
+        keyed = (*columns, key)
+        names = ", ".join(f'"{column}"' for column in keyed)
+        sql += f'FROM {_unnest(model, keyed)} AS "v"({names}) WHERE "{table}"."{key}" = "v"."{key}"'
+    else:
+        sql += f'WHERE "{key}" = ?'
+    await _write(connection, sql, rows, by_column=postgres)
 
 
 def is_postgres() -> bool:

@@ -1,4 +1,4 @@
-"""`server.db.insert_rows`: the bulk insert behind syncs, imports and the handle index."""
+"""`server.db.insert_rows` and `update_rows`: the bulk writes behind syncs, imports and handles."""
 
 from __future__ import annotations
 

@@ -270,6 +270,20 @@ async def _digests_to_check(
     ]
 
 
+async def _first_owners(
+    workspace_id: int, rows: Sequence[IncomingContact]
+) -> dict[tuple[str, str], int]:
+    """The oldest contact with each of the rows' emails and phones, by (kind, value)."""
+    found: dict[tuple[str, str], int] = {}
+    for kind, values in (
+        (handles.EMAIL, (e for r in rows for e in r.emails)),
+        (handles.PHONE, (p for r in rows for p in r.phones)),
+    ):
+        for value, owners in (await handles.owners(workspace_id, kind, values)).items():
+            found[(kind, value)] = owners[0]
+    return found
+
+
 def _listed(value: Any) -> list[str]:
     """A JSON column as read raw: text on SQLite (and asyncpg's default), or decoded."""
     return cast(list[str], json.loads(value) if isinstance(value, str | bytes) else value)
@@ -565,30 +579,38 @@ async def _bring_in(
     workspace_id = workspace.id
     batch = _Batch(source, datetime.now(UTC))
 
-    # Every possible match, in sets.
+    # Every possible match, in sets. A row matched by its source ID never looks at its
+    # addresses (see `_Batch.match`), so only the other rows' addresses are looked up: an
+    # identical re-sync reads no handles at all.
     origins = await _by_origin(
         connection, workspace_id, source, {r.external_id for r in rows if r.external_id is not None}
     )
-    email_owners = await handles.owners(
-        workspace_id, handles.EMAIL, (e for r in rows for e in r.emails)
+    first_owner = await _first_owners(
+        workspace_id, [r for r in rows if r.external_id not in origins]
     )
-    phone_owners = await handles.owners(
-        workspace_id, handles.PHONE, (p for r in rows for p in r.phones)
-    )
-    first_owner = {
-        **{("e", value): owners[0] for value, owners in email_owners.items()},
-        **{("p", value): owners[0] for value, owners in phone_owners.items()},
-    }
-    matched = [*origins.values(), *first_owner.values()]
     contacts = {
-        row[0]: _Known(*row) for row in await lock_rows(workspace_id, matched, MATCHED_COLUMNS)
+        row[0]: _Known(*row)
+        for row in await lock_rows(
+            workspace_id, [*origins.values(), *first_owner.values()], MATCHED_COLUMNS
+        )
     }
+    gone = [r for r in rows if r.external_id in origins and origins[r.external_id] not in contacts]
+    if gone:
+        # Deleted between the lookup and the lock: these rows match by address after all.
+        more = {
+            key: pk
+            for key, pk in (await _first_owners(workspace_id, gone)).items()
+            if key not in first_owner
+        }
+        for values in await lock_rows(workspace_id, more.values(), MATCHED_COLUMNS):
+            contacts.setdefault(values[0], _Known(*values))
+        first_owner.update(more)
     for external_id, pk in origins.items():
         if pk in contacts:
             batch.by_origin[external_id] = contacts[pk]
     for (kind, value), pk in first_owner.items():
         if pk in contacts:
-            (batch.by_email if kind == "e" else batch.by_phone)[value] = contacts[pk]
+            (batch.by_email if kind == handles.EMAIL else batch.by_phone)[value] = contacts[pk]
 
     # What deletions with preventResync cover (read after the locks: see lifecycle.delete).
     digests = await _digests_to_check(workspace, source, rows)

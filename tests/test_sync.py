@@ -225,6 +225,29 @@ async def test_rows_of_one_call_that_share_an_address_are_one_contact(
     assert await handle_index(contact) == {("email", "ada@example.com"), ("phone", "+12025550100")}
 
 
+async def test_a_source_id_match_deleted_before_it_is_locked_falls_back_to_the_addresses(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await sync(gql, world.member, [person("X", firstName="Old")])
+    grace = await world.contact("Grace", None, emails=["grace@example.com"])
+    read_origins = sync_module._by_origin
+
+    async def deleted_meanwhile(connection: Any, *args: Any) -> dict[str, int]:
+        found = await read_origins(connection, *args)
+        await Contact.filter(id__in=list(found.values())).using_db(connection).delete()
+        return found
+
+    monkeypatch.setattr(sync_module, "_by_origin", deleted_meanwhile)
+    report = await sync(
+        gql, world.member, [person("X", lastName="Hopper", emails=["grace@example.com"])]
+    )
+    assert counts(report) == expect(updated=1)
+    assert await only_contact(world) == grace
+    after = await refetch(grace)
+    assert after is not None
+    assert (after.last_name, after.external_id) == ("Hopper", "X")
+
+
 async def test_another_workspaces_contacts_are_never_matched(
     gql: GraphQL, world: World, other_world: World
 ) -> None:
@@ -392,6 +415,8 @@ async def test_a_repeated_identical_sync_reports_everything_unchanged_and_writes
     ]
     # Only the token's last-used time may be written (once a minute at most).
     assert all("api_token" in s for s in writes), writes
+    # Every row matched by its source ID: no address had to be looked up.
+    assert not [s for s in log.statements if '"contact_handle"' in s]
     after = {
         c.id: (c.updated_at, c.emails, c.phones)
         for c in await Contact.filter(workspace_id=world.workspace.id)

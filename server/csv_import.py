@@ -282,15 +282,13 @@ def _split(cell: str) -> list[str]:
     return [part.strip() for part in cell.split(SEPARATOR) if part.strip()]
 
 
-async def _row(
-    workspace: Workspace, number: int, cells: dict[str, str]
-) -> IncomingContact | RowError:
+def _row(phone_region: str, number: int, cells: dict[str, str]) -> IncomingContact | RowError:
     given: dict[str, Any] = {column: cells.get(column) for column in TEXT_COLUMNS}
     given["emails"] = _split(cells.get("email", ""))
     given["phones"] = _split(cells.get("phone", ""))
     given["tag_names"] = _split(cells.get("tags", ""))
     # A row with only a name is found again on a re-import by its name.
-    return await validate_row(workspace, number, given, field_names=FIELD_NAMES, key_by_name=True)
+    return validate_row(phone_region, number, given, field_names=FIELD_NAMES, key_by_name=True)
 
 
 async def check_file(stream: ByteStream, max_bytes: int | None) -> int:
@@ -362,7 +360,7 @@ async def import_csv(
             cells = _cells(record, columns)
             if not any(cells.values()):
                 continue  # a blank row
-            checked = await _row(workspace, number, cells)
+            checked = _row(workspace.phone_region, number, cells)
             if isinstance(checked, RowError):
                 keep([checked])
                 continue

@@ -170,6 +170,21 @@ async def validated_fields(
     the contact must also get a name, an email address or a phone number. An unknown stage
     or assignee is the input as a whole being wrong: BadUserInput.
     """
+    values, tag_names = checked_fields(given, workspace.phone_region, creating=creating)
+    if "stage_id" in given:
+        await _check_stage(workspace.id, given["stage_id"])
+        values["stage_id"] = given["stage_id"]
+    if "assignee_id" in given:
+        await _check_assignee(workspace.id, given["assignee_id"])
+        values["assignee_id"] = given["assignee_id"]
+    return values, tag_names
+
+
+def checked_fields(
+    given: Mapping[str, Any], phone_region: str, *, creating: bool = False
+) -> tuple[dict[str, Any], list[str] | None]:
+    """`validated_fields` without what needs the database (the stage and the assignee, which
+    it leaves out): the same values and InvalidInput, from the input alone."""
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
     for column, field in TEXT_FIELDS.items():
@@ -178,9 +193,8 @@ async def validated_fields(
     if "emails" in given:
         values["emails"] = _clean_list(given["emails"], "emails", normalize_email, errors)
     if "phones" in given:
-        region = workspace.phone_region
         values["phones"] = _clean_list(
-            given["phones"], "phones", lambda raw: normalize_phone(raw, region), errors
+            given["phones"], "phones", lambda raw: normalize_phone(raw, phone_region), errors
         )
     tag_names = None
     if given.get("tag_names") is not None:
@@ -196,12 +210,6 @@ async def validated_fields(
         errors.append(FieldError("firstName", IDENTITY_MESSAGE))
     if errors:
         raise InvalidInput(errors)
-    if "stage_id" in given:
-        await _check_stage(workspace.id, given["stage_id"])
-        values["stage_id"] = given["stage_id"]
-    if "assignee_id" in given:
-        await _check_assignee(workspace.id, given["assignee_id"])
-        values["assignee_id"] = given["assignee_id"]
     return values, tag_names
 
 

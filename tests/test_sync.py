@@ -457,6 +457,39 @@ async def test_bad_rows_are_reported_by_position_and_the_others_land(
     assert names == {("Ada", None), (None, "Hopper")}
 
 
+async def test_rows_sent_again_in_another_order_are_reported_at_their_new_positions(
+    gql: GraphQL, world: World
+) -> None:
+    rows = [
+        person("1", firstName="Ada"),
+        person("2", emails=["not-an-email"]),
+        person("3", firstName="Grace", phones=["12"]),
+    ]
+
+    def errors(report: dict[str, Any]) -> list[tuple[int, list[str]]]:
+        return [(e["row"], [f["field"] for f in e["errors"]]) for e in report["rowErrors"]]
+
+    first = await sync(gql, world.member, rows)
+    assert counts(first) == expect(created=1)
+    assert errors(first) == [(2, ["emails[0]"]), (3, ["phones[0]"])]
+    again = await sync(gql, world.member, rows[::-1])
+    assert counts(again) == expect(unchanged=1)
+    assert errors(again) == [(1, ["phones[0]"]), (2, ["emails[0]"])]
+
+
+async def test_a_re_sync_reads_numbers_in_the_workspaces_phone_region_of_the_day(
+    gql: GraphQL, world: World
+) -> None:
+    rows = [person("1", firstName="Ada", phones=["020 7946 0018"])]
+    await sync(gql, world.member, rows)
+    assert (await only_contact(world)).phones == ["020 7946 0018"]  # not a US number
+    world.workspace.phone_region = "GB"
+    await world.workspace.save(update_fields=["phone_region"])
+    report = await sync(gql, world.member, rows)
+    assert counts(report) == expect(updated=1)
+    assert (await only_contact(world)).phones == ["020 7946 0018", "+442079460018"]
+
+
 async def test_more_than_5000_contacts_is_bad_user_input_and_changes_nothing(
     gql: GraphQL, world: World
 ) -> None:

@@ -21,8 +21,9 @@ from strawberry.tools import merge_types
 from schema.admin import AdminMutation, AdminQuery
 from schema.documents import ParsedDocuments, ParsedOnce
 from schema.errors import ErrorCodes
-from schema.execution import PlainFieldsExecutor, call_resolvers_directly
+from schema.execution import call_resolvers_directly
 from schema.listing import Audience
+from schema.lists import ListsCompletedDirectly
 from schema.mutations import Mutation as ContactMutation
 from schema.operation_name import OperationName
 from schema.queries import Query as ContactQuery
@@ -42,9 +43,10 @@ Query = merge_types("Query", (ContactQuery, AdminQuery))
 Mutation = merge_types("Mutation", (ContactMutation, AdminMutation))
 
 
-class Executor(VariablesCoercedDirectly, PlainFieldsExecutor):
-    """Strawberry's execution context with the shortcuts of schema/variables.py and
-    schema/execution.py: the variables' coercion, the plain fields' completion."""
+class Executor(VariablesCoercedDirectly, ListsCompletedDirectly):
+    """Strawberry's execution context with the shortcuts of schema/variables.py,
+    schema/execution.py and schema/lists.py: the variables' coercion, the plain fields'
+    completion, and lists of objects of plain fields."""
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

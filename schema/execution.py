@@ -61,8 +61,7 @@ def plain_field(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
             lambda _source: type_name, GraphQLString.coerce_output_value, False, False
         )
     field = parent_type.fields.get(name)
-    # Strawberry marks the resolver it gives fields that read an attribute.
-    if field is None or field.args or not getattr(field.resolve, "_is_default", False):
+    if field is None or not reads_attribute(field):
         return None
     type_ = field.type
     nullable = not isinstance(type_, GraphQLNonNull)
@@ -75,10 +74,17 @@ def plain_field(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
         type_ = type_.of_type.of_type
     if not isinstance(type_, GraphQLScalarType | GraphQLEnumType):
         return None
-    return PlainField(_reader(field), type_.coerce_output_value, nullable, listed)
+    return PlainField(read_attribute(field), type_.coerce_output_value, nullable, listed)
 
 
-def _reader(field: GraphQLField) -> Callable[[Any], Any]:
+def reads_attribute(field: GraphQLField) -> bool:
+    """A field without arguments whose resolver reads an attribute of its source."""
+    # Strawberry marks the resolver it gives such fields.
+    return not field.args and bool(getattr(field.resolve, "_is_default", False))
+
+
+def read_attribute(field: GraphQLField) -> Callable[[Any], Any]:
+    """What the resolver of a field that `reads_attribute` does, as a function of the source."""
     resolve = field.resolve
     assert resolve is not None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)

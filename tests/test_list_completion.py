@@ -1,0 +1,267 @@
+"""Lists of objects completed by a plan answer exactly as graphql-core does, errors included."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+import strawberry
+from conftest import GraphQL, World, gid
+from graphql.execution import Executor as GraphQLCoreExecutor
+from strawberry.extensions import SchemaExtension
+
+from schema.lists import ListsCompletedDirectly
+
+
+@strawberry.type
+class Thing:
+    id: strawberry.ID
+    label: str | None
+
+
+@strawberry.type
+class Done:
+    thing: Thing
+    maybe: Thing | None
+    count: int
+
+
+@strawberry.type
+class Refused:
+    thing_id: strawberry.ID
+    reason: str
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.reason.upper()
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    age: int
+
+
+Result = Annotated[Done | Refused, strawberry.union("Result")]
+
+RESULTS: list[Any] = []
+PEOPLE: list[Any] = []
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(graphql_type=list[Result])  # type: ignore[untyped-decorator]
+    def results(self) -> list[Any]:
+        return RESULTS
+
+    @strawberry.field(graphql_type=list[Result | None])  # type: ignore[untyped-decorator]
+    def maybe_results(self) -> list[Any]:
+        return RESULTS
+
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return [Thing(id=strawberry.ID("t1"), label=None), Thing(id=strawberry.ID("t2"), label="b")]
+
+    @strawberry.field
+    def people(self) -> list[Named]:
+        return PEOPLE
+
+
+def unchecked(cls: type, **fields: Any) -> Any:
+    """An instance holding what a buggy resolver might hand over, whatever its types say."""
+    return cls(**fields)
+
+
+def done(n: int, label: str | None = "x", maybe: bool = False) -> Done:
+    thing = Thing(id=strawberry.ID(f"t{n}"), label=label)
+    return Done(thing=thing, maybe=thing if maybe else None, count=n)
+
+
+REGULAR = [done(1), Refused(thing_id=strawberry.ID("t2"), reason="no"), done(3, None, True)]
+
+RESULTS_QUERY = """query($all: Boolean!) {
+  results {
+    __typename
+    ... on Done { thing { id label } again: thing { id } maybe { label } count }
+    ... on Refused { thingId reason @include(if: $all) }
+    ...More
+  }
+}
+fragment More on Refused { thingId }"""
+
+
+class GraphQLCoreCompletes(SchemaExtension):
+    """Counts the lists graphql-core itself completed item by item."""
+
+    lists = 0
+
+
+class Counting(ListsCompletedDirectly):
+    def complete_iterable_value(self, *args: Any, **kwargs: Any) -> Any:
+        GraphQLCoreCompletes.lists += 1
+        return super().complete_iterable_value(*args, **kwargs)
+
+
+class Exclaim(SchemaExtension):
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        result = _next(root, info, *args, **kwargs)
+        return f"{result}!" if isinstance(result, str) else result
+
+
+def run(
+    query: str,
+    items: list[Any],
+    variables: dict[str, Any] | None = None,
+    *,
+    ours: bool,
+    **options: Any,
+) -> tuple[dict[str, Any], int]:
+    """(data and errors, how many lists graphql-core completed itself)."""
+    RESULTS[:] = items
+    PEOPLE[:] = items
+    if ours:
+        options["execution_context_class"] = Counting
+    schema = strawberry.Schema(query=Query, types=[Person], **options)
+    GraphQLCoreCompletes.lists = 0
+    result = schema.execute_sync(query, variable_values=variables)
+    answer = {
+        "data": result.data,
+        "errors": sorted(
+            ((error.message, tuple(error.path or ())) for error in result.errors or []),
+            key=repr,
+        ),
+    }
+    return answer, GraphQLCoreCompletes.lists
+
+
+def both(
+    query: str, items: list[Any], variables: dict[str, Any] | None = None, **options: Any
+) -> tuple[dict[str, Any], int]:
+    answer, fallbacks = run(query, items, variables, ours=True, **options)
+    assert answer == run(query, items, variables, ours=False, **options)[0]
+    return answer, fallbacks
+
+
+def test_a_union_list_with_nested_objects_aliases_fragments_and_directives_is_planned() -> None:
+    answer, fallbacks = both(RESULTS_QUERY, REGULAR, {"all": True})
+    assert fallbacks == 0
+    assert answer["errors"] == []
+    assert answer["data"]["results"] == [
+        {
+            "__typename": "Done",
+            "thing": {"id": "t1", "label": "x"},
+            "again": {"id": "t1"},
+            "maybe": None,
+            "count": 1,
+        },
+        {"__typename": "Refused", "thingId": "t2", "reason": "no"},
+        {
+            "__typename": "Done",
+            "thing": {"id": "t3", "label": None},
+            "again": {"id": "t3"},
+            "maybe": {"label": None},
+            "count": 3,
+        },
+    ]
+    skipped, fallbacks = both(RESULTS_QUERY, REGULAR, {"all": False})
+    assert fallbacks == 0
+    assert skipped["data"]["results"][1] == {"__typename": "Refused", "thingId": "t2"}
+
+
+@pytest.mark.parametrize(
+    ("case", "items"),
+    [
+        (
+            "a null nested object where the type forbids it",
+            [done(1), unchecked(Done, thing=None, maybe=None, count=2)],
+        ),
+        (
+            "a value the scalar refuses",
+            [done(1), unchecked(Done, thing=done(1).thing, maybe=None, count="x")],
+        ),
+        ("a null item where the type forbids it", [done(1), None]),
+        ("an object of no member type", [done(1), Thing(id=strawberry.ID("t"), label=None)]),
+        ("a plain object", [done(1), {"thing": None}]),
+    ],
+)
+def test_an_irregular_item_gives_the_list_to_graphql_core_with_the_same_errors(
+    case: str, items: list[Any]
+) -> None:
+    answer, fallbacks = both(RESULTS_QUERY, items, {"all": True})
+    assert fallbacks == 1, case
+    assert answer["errors"], case
+
+
+def test_null_items_of_a_list_that_allows_them_are_planned() -> None:
+    query = "{ maybeResults { __typename ... on Done { count } } }"
+    answer, fallbacks = both(query, [done(1), None])
+    assert fallbacks == 0
+    assert answer["data"]["maybeResults"] == [{"__typename": "Done", "count": 1}, None]
+
+
+def test_a_cast_object_resolves_to_the_type_it_was_cast_to() -> None:
+    query = "{ results { __typename ... on Refused { thingId } } }"
+    stand_in: Any = strawberry.cast(Refused, done(1))
+    stand_in.thing_id = "c"
+    answer, _ = both(query, [done(1), stand_in])
+    assert answer["data"]["results"][1] == {"__typename": "Refused", "thingId": "c"}
+
+
+def test_interfaces_and_lists_of_objects_are_planned() -> None:
+    answer, fallbacks = both("{ people { name ... on Person { age } } }", [Person(name="a", age=3)])
+    assert (answer["data"], fallbacks) == ({"people": [{"name": "a", "age": 3}]}, 0)
+    answer, fallbacks = both("{ things { __typename id label } }", [])
+    assert fallbacks == 0
+    assert answer["data"]["things"] == [
+        {"__typename": "Thing", "id": "t1", "label": None},
+        {"__typename": "Thing", "id": "t2", "label": "b"},
+    ]
+
+
+def test_a_resolver_or_a_middleware_leaves_the_list_to_graphql_core() -> None:
+    query = "{ results { ... on Refused { shout } } }"
+    answer, fallbacks = both(query, REGULAR)
+    assert (answer["data"]["results"][1], fallbacks) == ({"shout": "NO"}, 1)
+    answer, fallbacks = both("{ things { id } }", [], extensions=[Exclaim])
+    assert (answer["data"]["things"], fallbacks) == ([{"id": "t1!"}, {"id": "t2!"}], 1)
+
+
+ARCHIVE = """mutation($ids: [ID!]!) {
+  archiveContacts(input: {selection: {ids: $ids}}) {
+    results {
+      __typename
+      ... on ContactArchived { contact { id } }
+      ... on RuleViolation { contactId code message }
+    }
+  }
+}"""
+
+
+async def test_a_bulk_actions_results_are_completed_by_a_plan(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lists = []
+    original = GraphQLCoreExecutor.complete_iterable_value
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        lists.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GraphQLCoreExecutor, "complete_iterable_value", counted)
+    ada = await world.contact("Ada", None)
+    grace = await world.contact("Grace", None, assignee=world.member)
+    data = await gql(ARCHIVE, {"ids": [gid(ada), gid(grace)]}, as_=world.member)
+    assert data["archiveContacts"]["results"] == [
+        {"__typename": "ContactArchived", "contact": {"id": gid(ada)}},
+        {
+            "__typename": "ArchiveBlockedByAssignee",
+            "contactId": gid(grace),
+            "code": "ARCHIVE_BLOCKED_BY_ASSIGNEE",
+            "message": data["archiveContacts"]["results"][1]["message"],
+        },
+    ]
+    assert lists == []

@@ -188,6 +188,12 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         info: GraphQLResolveInfo[Any],
         source: Any,
     ) -> Completion:
+        if self.is_awaitable(runtime_type_name):
+            # An asynchronous resolve_type (none here): graphql-core resolves it again.
+            close = getattr(runtime_type_name, "close", None)
+            if close is not None:
+                close()
+            raise Irregular
         definition = get_object_definition(source)
         if definition is None or definition.is_graphql_generic or definition.concrete_of:
             raise Irregular

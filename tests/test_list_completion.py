@@ -46,6 +46,20 @@ class Person(Named):
     age: int
 
 
+@strawberry.interface
+class Slow:
+    name: str
+
+    @classmethod
+    async def resolve_type(cls, obj: Any, info: Any, type_: Any) -> str:
+        return "SlowPerson"
+
+
+@strawberry.type
+class SlowPerson(Slow):
+    pass
+
+
 Result = Annotated[Done | Refused, strawberry.union("Result")]
 
 RESULTS: list[Any] = []
@@ -69,6 +83,10 @@ class Query:
     @strawberry.field
     def people(self) -> list[Named]:
         return PEOPLE
+
+    @strawberry.field
+    def slow_people(self) -> list[Slow]:
+        return [SlowPerson(name="s")]
 
 
 def unchecked(cls: type, **fields: Any) -> Any:
@@ -125,7 +143,7 @@ def run(
     PEOPLE[:] = items
     if ours:
         options["execution_context_class"] = Counting
-    schema = strawberry.Schema(query=Query, types=[Person], **options)
+    schema = strawberry.Schema(query=Query, types=[Person, SlowPerson], **options)
     GraphQLCoreCompletes.lists = 0
     result = schema.execute_sync(query, variable_values=variables)
     answer = {
@@ -220,6 +238,19 @@ def test_interfaces_and_lists_of_objects_are_planned() -> None:
         {"__typename": "Thing", "id": "t1", "label": None},
         {"__typename": "Thing", "id": "t2", "label": "b"},
     ]
+
+
+async def test_an_asynchronous_resolve_type_leaves_the_list_to_graphql_core() -> None:
+    GraphQLCoreCompletes.lists = 0
+    schema = strawberry.Schema(
+        query=Query, types=[Person, SlowPerson], execution_context_class=Counting
+    )
+    result = await schema.execute("{ slowPeople { __typename name } }")
+    assert (result.errors, result.data) == (
+        None,
+        {"slowPeople": [{"__typename": "SlowPerson", "name": "s"}]},
+    )
+    assert GraphQLCoreCompletes.lists == 1
 
 
 def test_a_resolver_or_a_middleware_leaves_the_list_to_graphql_core() -> None:

@@ -37,6 +37,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+# Marks the resolvers `call_resolvers_directly` put in place of Strawberry's wrapping.
+CALLED_DIRECTLY = "_called_directly"
+
 
 class PlainField(NamedTuple):
     """A field without arguments or resolver whose type is a leaf or a list of non-null leaves."""
@@ -165,6 +168,7 @@ def _direct_call(field: StrawberryField, info_class: type[Info[Any, Any]]) -> Ca
             return function(*args)
         return function(*args, **{info_name: info_class(_raw_info=info, _field=field)})
 
+    setattr(resolve, CALLED_DIRECTLY, True)
     return resolve
 
 

@@ -1,18 +1,19 @@
-"""Lists of objects whose selections are all plain, completed in one pass.
+"""Lists of objects completed by a plan made once per selection.
 
-A bulk action answers with a result per contact: `__typename`, and `contact { id }` or
-`contactId code message`. For each of 10,000 such items graphql-core resolves the union's
-member, checks the object's type, collects its subfields, builds a path and a resolve info
-for each field and completes each value, nested objects included: ~25 µs an item, more
-than the database's part of an archive on SQLite. Every field of such a selection reads an
-attribute (see `execution.plain_field`), so `ListsCompletedDirectly` plans the selection
-once per runtime type and builds each item's result with that plan.
+A bulk action answers with a result per contact (`__typename`, then `contact { id }` or
+`contactId code message`), and a page with 100 contacts of 17 fields each. For every item
+graphql-core resolves a union's member, checks the object's type, collects its subfields,
+then builds a path and a resolve info for each field and completes each value: ~25 µs a
+bulk result, more than the database's part of an archive on SQLite, and most of a page.
 
-Anything the plan does not cover (a resolver, a list of objects inside an item, `@defer`
-or `@stream`, a value a plain field cannot complete, an item whose type is not what the
-first of its class resolved to) gives the whole list back to graphql-core, which completes
-it again and reports what is wrong as it always has: the plan only reads attributes, so
-nothing has happened twice.
+`ListsCompletedDirectly` plans a list's selection once per request and runtime type, and
+builds each item from the plan. A plan covers fields that read an attribute (see
+`execution.plain_field`) and resolvers that `call_resolvers_directly` calls as they are
+(which the API keeps free of side effects); a resolver gets a resolve info that is built
+only if it reads one. Anything else (arguments, `@defer` or `@stream`, a value the plan
+cannot complete, an awaitable, an item whose type is not what the first of its class
+resolved to) gives the whole list back to graphql-core, which completes it again and
+reports what is wrong as it always has.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from typing import Any
 
 from graphql import (
     GraphQLAbstractType,
+    GraphQLEnumType,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLUnionType,
+    Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
@@ -36,6 +41,7 @@ from strawberry.types.base import get_object_definition
 from strawberry.types.cast import get_strawberry_type_cast
 
 from schema.execution import (
+    CALLED_DIRECTLY,
     PlainFieldsExecutor,
     complete,
     plain_field,
@@ -43,23 +49,44 @@ from schema.execution import (
     reads_attribute,
 )
 
-# An item's completion: (source, the list field's info) -> the item's result.
-Completion = Callable[[Any, GraphQLResolveInfo[Any]], Any]
+# Where a value sits in the response, built only when a resolver's info needs it.
+Where = Callable[[], Path]
+# A value's completion: (value, the list field's info, where it sits) -> the result.
+Completion = Callable[[Any, GraphQLResolveInfo[Any], Where], Any]
 
 
 class Irregular(Exception):
     """graphql-core must complete the list (and report what is wrong with it)."""
 
 
-def _unwrapped(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
-    """The type without NonNull, and whether it was nullable."""
-    if isinstance(type_, GraphQLNonNull):
-        return type_.of_type, False
-    return type_, True
+class _LazyResolveInfo:
+    """A resolve info that graphql-core builds on the first attribute a resolver reads."""
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[], GraphQLResolveInfo[Any]]) -> None:
+        self._build = build
+        self._built: GraphQLResolveInfo[Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
+
+
+def _discard(awaitable: Any) -> None:
+    """graphql-core calls the resolver again and awaits that; this one must not warn."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
+def _at(where: Where, key: str | int, type_name: str | None = None) -> Where:
+    return lambda: where().add_key(key, type_name)
 
 
 class ListsCompletedDirectly(PlainFieldsExecutor):
-    """`PlainFieldsExecutor`, with lists of objects of plain fields completed by a plan."""
+    """`PlainFieldsExecutor`, with lists of objects completed by a plan where one applies."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,30 +109,43 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
             try:
                 plan = self.list_plans[key]
             except KeyError:
-                plan = self.list_plans[key] = self._item_plan(
-                    return_type.of_type, field_details_list
-                )
+                plan = self.list_plans[key] = self._list_plan(return_type, field_details_list)
             if plan is not None:
                 try:
-                    return [plan(item, info) for item in result]
+                    return plan(result, info, lambda: path)
                 except Exception:  # noqa: S110 - graphql-core completes it and reports it
                     pass
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
-    def _item_plan(
-        self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    def _list_plan(
+        self, list_type: GraphQLList[GraphQLOutputType], field_details_list: FieldDetailsList
     ) -> Completion | None:
         if any(details.node.directives for details in field_details_list):
             return None  # @stream, or a directive graphql-core knows what to do with
-        type_, nullable = _unwrapped(item_type)
-        if isinstance(type_, GraphQLObjectType):
-            inner = self._object_plan(type_, field_details_list)
-        elif isinstance(type_, GraphQLUnionType | GraphQLInterfaceType):
-            inner = self._abstract_plan(type_, field_details_list)
-        else:
+        item_type, _ = _unwrapped(list_type.of_type)
+        if not isinstance(item_type, GraphQLObjectType | GraphQLUnionType | GraphQLInterfaceType):
             return None  # lists of leaves are execution.py's
+        return self._value_plan(list_type, field_details_list)
+
+    def _value_plan(
+        self, type_: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> Completion | None:
+        """How to complete a value of `type_` (graphql-core's `complete_value`)."""
+        inner_type, nullable = _unwrapped(type_)
+        inner: Completion | None
+        if isinstance(inner_type, GraphQLScalarType | GraphQLEnumType):
+            inner = _leaf(inner_type)
+        elif isinstance(inner_type, GraphQLList):
+            item = self._value_plan(inner_type.of_type, field_details_list)
+            inner = None if item is None else _items(item)
+        elif isinstance(inner_type, GraphQLObjectType):
+            inner = self._object_plan(inner_type, field_details_list)
+        elif isinstance(inner_type, GraphQLUnionType | GraphQLInterfaceType):
+            inner = self._abstract_plan(inner_type, field_details_list)
+        else:
+            inner = None
         if inner is None:
             return None
         return _with_null(inner, nullable)
@@ -118,43 +158,70 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
             return None
         steps: list[tuple[str, Completion]] = []
         for response_key, details in grouped.items():
-            name = details[0].node.name.value
-            plain = plain_field(object_type, name)
-            if plain is not None:
-                steps.append((response_key, _leaf(plain)))
-                continue
-            nested = self._nested_plan(object_type, name, details)
-            if nested is None:
+            step = self._field_plan(object_type, response_key, details)
+            if step is None:
                 return None
-            steps.append((response_key, nested))
+            steps.append((response_key, step))
         is_type_of = object_type.is_type_of
 
-        def completed(source: Any, info: GraphQLResolveInfo[Any]) -> dict[str, Any]:
+        def completed(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
             if is_type_of is not None and is_type_of(source, info) is not True:
                 raise Irregular
-            return {key: step(source, info) for key, step in steps}
+            return {key: step(source, info, where) for key, step in steps}
 
         return completed
 
-    def _nested_plan(
-        self, parent_type: GraphQLObjectType, name: str, field_details_list: FieldDetailsList
+    def _field_plan(
+        self, parent_type: GraphQLObjectType, response_key: str, details: FieldDetailsList
     ) -> Completion | None:
-        """An object-valued field that reads an attribute, e.g. a result's `contact`."""
+        """One field of an object: (the object, info, the object's place) -> the field's value."""
+        name = details[0].node.name.value
+        plain = plain_field(parent_type, name)
+        if plain is not None:
+            return lambda source, _info, _where: complete(plain, source)
         field = parent_type.fields.get(name)
-        if field is None or not reads_attribute(field):
+        if field is None or details[0].node.arguments:
             return None
-        type_, nullable = _unwrapped(field.type)
-        if isinstance(type_, GraphQLObjectType):
-            inner = self._object_plan(type_, field_details_list)
-        elif isinstance(type_, GraphQLUnionType | GraphQLInterfaceType):
-            inner = self._abstract_plan(type_, field_details_list)
-        else:
+        value = self._value_plan(field.type, details)
+        if value is None:
             return None
-        if inner is None:
-            return None
-        read = read_attribute(field)
-        valued = _with_null(inner, nullable)
-        return lambda source, info: valued(read(source), info)
+        type_name = parent_type.name
+        if reads_attribute(field):
+            read = read_attribute(field)
+            return lambda source, info, where: value(
+                read(source), info, _at(where, response_key, type_name)
+            )
+        if not field.args and getattr(field.resolve, CALLED_DIRECTLY, False):
+            return self._resolver_plan(field, parent_type, response_key, details, value)
+        return None
+
+    def _resolver_plan(
+        self,
+        field: GraphQLField,
+        parent_type: GraphQLObjectType,
+        response_key: str,
+        details: FieldDetailsList,
+        value: Completion,
+    ) -> Completion:
+        resolve = field.resolve
+        assert resolve is not None
+        nodes = [d.node for d in details]
+        type_name = parent_type.name
+
+        def completed(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
+            here = _at(where, response_key, type_name)
+            result = resolve(
+                source,
+                _LazyResolveInfo(
+                    lambda: self.build_resolve_info(field, nodes, parent_type, here())
+                ),
+            )
+            if self.is_awaitable(result):
+                _discard(result)
+                raise Irregular
+            return value(result, info, here)
+
+        return completed
 
     def _abstract_plan(
         self, abstract_type: GraphQLAbstractType, field_details_list: FieldDetailsList
@@ -163,7 +230,7 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         # Strawberry resolves a plain (uncast, non-generic) object by its class.
         by_class: dict[type, Completion] = {}
 
-        def completed(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        def completed(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
             try:
                 plan = by_class[type(source)]
             except KeyError:
@@ -176,7 +243,7 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
                 )
             if get_strawberry_type_cast(source) is not None:
                 raise Irregular
-            return plan(source, info)
+            return plan(source, info, where)
 
         return completed
 
@@ -190,9 +257,7 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
     ) -> Completion:
         if self.is_awaitable(runtime_type_name):
             # An asynchronous resolve_type (none here): graphql-core resolves it again.
-            close = getattr(runtime_type_name, "close", None)
-            if close is not None:
-                close()
+            _discard(runtime_type_name)
             raise Irregular
         definition = get_object_definition(source)
         if definition is None or definition.is_graphql_generic or definition.concrete_of:
@@ -206,16 +271,41 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         return plan
 
 
-def _leaf(field: Any) -> Completion:
-    return lambda source, _info: complete(field, source)
+def _unwrapped(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
+    """The type without NonNull, and whether it was nullable."""
+    if isinstance(type_, GraphQLNonNull):
+        return type_.of_type, False
+    return type_, True
+
+
+def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completion:
+    coerce = type_.coerce_output_value
+
+    def completed(value: Any, _info: GraphQLResolveInfo[Any], _where: Where) -> Any:
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise Irregular
+        return coerced
+
+    return completed
+
+
+def _items(item: Completion) -> Completion:
+    def completed(values: Any, info: GraphQLResolveInfo[Any], where: Where) -> list[Any]:
+        # graphql-core takes any iterable but a string or a mapping; those are its to report.
+        if not isinstance(values, list | tuple):
+            raise Irregular
+        return [item(value, info, _at(where, index)) for index, value in enumerate(values)]
+
+    return completed
 
 
 def _with_null(inner: Completion, nullable: bool) -> Completion:
-    def completed(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-        if source is None:
+    def completed(value: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
+        if value is None or value is Undefined:
             if nullable:
                 return None
             raise Irregular
-        return inner(source, info)
+        return inner(value, info, where)
 
     return completed

@@ -9,14 +9,38 @@ import strawberry
 from conftest import GraphQL, World, gid
 from graphql.execution import Executor as GraphQLCoreExecutor
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
 
+from schema.execution import call_resolvers_directly
 from schema.lists import ListsCompletedDirectly
+from server.policy import StageCategory
 
 
 @strawberry.type
 class Thing:
     id: strawberry.ID
     label: str | None
+
+    @strawberry.field
+    def where(self, info: strawberry.Info) -> list[str]:
+        return [*map(str, info.path.as_list()), info._raw_info.parent_type.name]
+
+    @strawberry.field
+    def parts(self) -> list[Thing]:
+        return [Thing(id=strawberry.ID(f"{self.id}.{n}"), label=None) for n in (1, 2)]
+
+    @strawberry.field
+    def checked(self) -> str | None:
+        if self.label == "boom":
+            raise ValueError("No label may explode.")
+        return self.label
+
+    @strawberry.field(graphql_type=str)  # type: ignore[untyped-decorator]
+    def later(self) -> Any:
+        async def label() -> str | None:
+            return self.label
+
+        return label()
 
 
 @strawberry.type
@@ -63,6 +87,7 @@ class SlowPerson(Slow):
 Result = Annotated[Done | Refused, strawberry.union("Result")]
 
 RESULTS: list[Any] = []
+THINGS = [Thing(id=strawberry.ID("t1"), label=None), Thing(id=strawberry.ID("t2"), label="b")]
 PEOPLE: list[Any] = []
 
 
@@ -78,7 +103,7 @@ class Query:
 
     @strawberry.field
     def things(self) -> list[Thing]:
-        return [Thing(id=strawberry.ID("t1"), label=None), Thing(id=strawberry.ID("t2"), label="b")]
+        return THINGS
 
     @strawberry.field
     def people(self) -> list[Named]:
@@ -130,6 +155,26 @@ class Exclaim(SchemaExtension):
         return f"{result}!" if isinstance(result, str) else result
 
 
+def schema_of(*, ours: bool, direct: bool = True, **options: Any) -> strawberry.Schema:
+    """Ours: our executor, and (`direct`) the resolvers that qualify called directly."""
+    if ours:
+        options["execution_context_class"] = Counting
+    schema = strawberry.Schema(query=Query, types=[Person, SlowPerson], **options)
+    if ours and direct:
+        call_resolvers_directly(schema)
+    return schema
+
+
+def answer_of(result: ExecutionResult) -> dict[str, Any]:
+    return {
+        "data": result.data,
+        "errors": sorted(
+            ((error.message, tuple(error.path or ())) for error in result.errors or []),
+            key=repr,
+        ),
+    }
+
+
 def run(
     query: str,
     items: list[Any],
@@ -141,19 +186,10 @@ def run(
     """(data and errors, how many lists graphql-core completed itself)."""
     RESULTS[:] = items
     PEOPLE[:] = items
-    if ours:
-        options["execution_context_class"] = Counting
-    schema = strawberry.Schema(query=Query, types=[Person, SlowPerson], **options)
+    schema = schema_of(ours=ours, **options)
     GraphQLCoreCompletes.lists = 0
     result = schema.execute_sync(query, variable_values=variables)
-    answer = {
-        "data": result.data,
-        "errors": sorted(
-            ((error.message, tuple(error.path or ())) for error in result.errors or []),
-            key=repr,
-        ),
-    }
-    return answer, GraphQLCoreCompletes.lists
+    return answer_of(result), GraphQLCoreCompletes.lists
 
 
 def both(
@@ -253,9 +289,36 @@ async def test_an_asynchronous_resolve_type_leaves_the_list_to_graphql_core() ->
     assert GraphQLCoreCompletes.lists == 1
 
 
-def test_a_resolver_or_a_middleware_leaves_the_list_to_graphql_core() -> None:
+def test_resolvers_called_directly_are_planned_and_see_their_own_place() -> None:
+    answer, fallbacks = both("{ things { id where parts { id where } checked } }", [])
+    assert fallbacks == 0
+    assert answer["data"]["things"][1] == {
+        "id": "t2",
+        "where": ["things", "1", "where", "Thing"],
+        "parts": [
+            {"id": "t2.1", "where": ["things", "1", "parts", "0", "where", "Thing"]},
+            {"id": "t2.2", "where": ["things", "1", "parts", "1", "where", "Thing"]},
+        ],
+        "checked": "b",
+    }
+
+
+async def test_an_awaitable_or_an_error_from_a_resolver_leaves_the_list_to_graphql_core() -> None:
+    THINGS.append(Thing(id=strawberry.ID("t3"), label="boom"))
+    try:
+        for query in ("{ things { id later } }", "{ things { id checked } }"):
+            GraphQLCoreCompletes.lists = 0
+            ours = answer_of(await schema_of(ours=True).execute(query))
+            assert GraphQLCoreCompletes.lists == 1, query
+            assert ours == answer_of(await schema_of(ours=False).execute(query))
+        assert ours["errors"] == [("No label may explode.", ("things", 2, "checked"))]
+    finally:
+        THINGS.pop()
+
+
+def test_a_resolver_with_its_wrapping_or_a_middleware_leaves_the_list_to_graphql_core() -> None:
     query = "{ results { ... on Refused { shout } } }"
-    answer, fallbacks = both(query, REGULAR)
+    answer, fallbacks = both(query, REGULAR, direct=False)
     assert (answer["data"]["results"][1], fallbacks) == ({"shout": "NO"}, 1)
     answer, fallbacks = both("{ things { id } }", [], extensions=[Exclaim])
     assert (answer["data"]["things"], fallbacks) == ([{"id": "t1!"}, {"id": "t2!"}], 1)
@@ -295,4 +358,47 @@ async def test_a_bulk_actions_results_are_completed_by_a_plan(
             "message": data["archiveContacts"]["results"][1]["message"],
         },
     ]
+    assert lists == []
+
+
+PAGE = """{
+  contacts(first: 10) {
+    edges {
+      cursor
+      node {
+        id displayName emails status
+        stage { id name category }
+        assignee { id name }
+        tags { id name }
+        buckets { id name }
+      }
+    }
+  }
+}"""
+
+
+async def test_a_page_of_contacts_is_completed_by_a_plan(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lists = []
+    original = GraphQLCoreExecutor.complete_iterable_value
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        lists.append(args)
+        return original(self, *args, **kwargs)
+
+    await world.contact("Ada", None, emails=["ada@example.com"], tags=["vip"])
+    await world.contact("Grace", None, stage=StageCategory.LEAD, assignee=world.member)
+    monkeypatch.setattr(GraphQLCoreExecutor, "complete_iterable_value", counted)
+    data = await gql(PAGE, as_=world.viewer)
+    monkeypatch.undo()
+    nodes = [edge["node"] for edge in data["contacts"]["edges"]]
+    assert [(n["displayName"], n["emails"], n["status"]) for n in nodes] == [
+        ("Ada", ["ada@example.com"], "ACTIVE"),
+        ("Grace", [], "ACTIVE"),
+    ]
+    assert [[tag["name"] for tag in n["tags"]] for n in nodes] == [["vip"], []]
+    assert nodes[0]["stage"] is None
+    assert nodes[1]["stage"]["category"] == "LEAD"
+    assert nodes[1]["assignee"]["name"] == world.member.user.name
     assert lists == []

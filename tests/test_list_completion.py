@@ -335,9 +335,8 @@ ARCHIVE = """mutation($ids: [ID!]!) {
 }"""
 
 
-async def test_a_bulk_actions_results_are_completed_by_a_plan(
-    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def spy_on_graphql_core_lists(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """From now on, the lists graphql-core completes item by item (our plans' fallback)."""
     lists = []
     original = GraphQLCoreExecutor.complete_iterable_value
 
@@ -346,8 +345,15 @@ async def test_a_bulk_actions_results_are_completed_by_a_plan(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(GraphQLCoreExecutor, "complete_iterable_value", counted)
+    return lists
+
+
+async def test_a_bulk_actions_results_are_completed_by_a_plan(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ada = await world.contact("Ada", None)
     grace = await world.contact("Grace", None, assignee=world.member)
+    lists = spy_on_graphql_core_lists(monkeypatch)
     data = await gql(ARCHIVE, {"ids": [gid(ada), gid(grace)]}, as_=world.member)
     assert data["archiveContacts"]["results"] == [
         {"__typename": "ContactArchived", "contact": {"id": gid(ada)}},
@@ -380,18 +386,10 @@ PAGE = """{
 async def test_a_page_of_contacts_is_completed_by_a_plan(
     gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lists = []
-    original = GraphQLCoreExecutor.complete_iterable_value
-
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        lists.append(args)
-        return original(self, *args, **kwargs)
-
     await world.contact("Ada", None, emails=["ada@example.com"], tags=["vip"])
     await world.contact("Grace", None, stage=StageCategory.LEAD, assignee=world.member)
-    monkeypatch.setattr(GraphQLCoreExecutor, "complete_iterable_value", counted)
+    lists = spy_on_graphql_core_lists(monkeypatch)
     data = await gql(PAGE, as_=world.viewer)
-    monkeypatch.undo()
     nodes = [edge["node"] for edge in data["contacts"]["edges"]]
     assert [(n["displayName"], n["emails"], n["status"]) for n in nodes] == [
         ("Ada", ["ada@example.com"], "ACTIVE"),

@@ -598,6 +598,8 @@ async def _bring_in(
     gone = [r for r in rows if r.external_id in origins and origins[r.external_id] not in contacts]
     if gone:
         # Deleted between the lookup and the lock: these rows match by address after all.
+        # This second lock is out of key order with the first, only ever in this race; a
+        # deadlock it might meet is PostgreSQL's to break (one transaction fails whole).
         more = {
             key: pk
             for key, pk in (await _first_owners(workspace_id, gone)).items()

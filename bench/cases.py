@@ -26,6 +26,7 @@ from bench.common import (
     Server,
     Store,
     capture_sql,
+    cpu_seconds,
     free_port,
     gql,
     http_client,
@@ -476,9 +477,15 @@ async def case_list(ctx: Ctx, server: Server, space: Space) -> None:
     # Throughput: 16 clients, 2 workers (all cores), against PostGraphile on PostgreSQL.
     duration = 4.0 if ctx.quick else 15.0
     with Server(ctx.url, workers=2) as wide:
+        workers = wide.worker_pids()
+        before = cpu_seconds(workers)
         ours = run_load(
             wide.endpoint, {"query": LIST, "variables": variables}, space.token, duration
         )
+        used = [after - start for after, start in zip(cpu_seconds(workers), before, strict=True)]
+    # Each worker's share of the CPU the workers used during the run (warm-up included):
+    # far from even, the run measured fewer cores than it had.
+    split = " / ".join(f"{seconds / (sum(used) or 1):.0%}" for seconds in used)
     pg: dict[str, Any] | None = None
     if ctx.store.is_postgres:
         with PostGraphile(ctx.url) as graphile:
@@ -511,7 +518,7 @@ async def case_list(ctx: Ctx, server: Server, space: Space) -> None:
             "req/s",
             ">= PostGraphile (ratio >= 1)" if pg else "(PostGraphile: PostgreSQL only)",
             (ours["rps"] >= pg["rps"]) if pg else None,
-            note=f"{ours['requests']} requests",
+            note=f"{ours['requests']} requests; workers' CPU {split}",
         )
     )
     ctx.add(

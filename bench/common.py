@@ -431,6 +431,13 @@ def vm_kib(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
+def cpu_seconds(pids: Sequence[int]) -> list[float]:
+    """User + system CPU seconds each process has used so far."""
+    import psutil
+
+    return [sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids]
+
+
 class RssSampler:
     """Samples a process's resident memory every `interval` seconds, in a thread."""
 

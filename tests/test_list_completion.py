@@ -400,3 +400,82 @@ async def test_a_page_of_contacts_is_completed_by_a_plan(
     assert nodes[1]["stage"]["category"] == "LEAD"
     assert nodes[1]["assignee"]["name"] == world.member.user.name
     assert lists == []
+
+
+RICH = """query {
+  stages { id name category blocksArchive }
+  tags { id name }
+  users { id name email role }
+  audiences {
+    id name kind contactCount
+    contacts(first: 5) {
+      totalCount
+      edges { cursor node { id displayName stage { name blocksArchive } tags { name } } }
+    }
+  }
+  contacts(first: 20) {
+    edges {
+      cursor
+      node {
+        id firstName lastName company title emails phones status archivedAt createdAt
+        updatedAt displayName
+        stage { id name category blocksArchive }
+        assignee { id name email workspace { id } }
+        tags { id name }
+        buckets { id name }
+        archiveBlockers {
+          __typename
+          ... on RuleViolation { code message }
+          ... on ArchiveBlockedByStage { stage { name } }
+        }
+        interactions(first: 3) { edges { node { id kind } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+DRY_RUN = """mutation($ids: [ID!]!) {
+  archiveContacts(input: {selection: {ids: $ids}, dryRun: true}) {
+    succeeded failed dryRun
+    results {
+      __typename
+      ... on ContactArchived { contact { id displayName stage { name } tags { name } } }
+      ... on RuleViolation { contactId code message }
+      ... on ArchiveBlockedByStage {
+        contact { displayName archiveBlockers { __typename } }
+        stage { name }
+      }
+      ... on ArchiveBlockedByAssignee { assignee { name } }
+    }
+  }
+}"""
+
+
+async def test_the_apis_lists_answer_exactly_as_without_plans(
+    gql: GraphQL, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada = await world.contact("Ada", None, emails=["ada@example.com"], tags=["vip", "press"])
+    grace = await world.contact("Grace", None, stage=StageCategory.LEAD, assignee=world.member)
+    linus = await world.contact("Linus", None, assignee=world.admin, phones=["+12025550100"])
+    gone = await world.contact("Gone", None, archived=True)
+    ids = [gid(ada), gid(grace), gid(linus), gid(gone), "Q29udGFjdDo5OTk5"]
+    lists = spy_on_graphql_core_lists(monkeypatch)
+    planned = (await gql(RICH, as_=world.admin), await gql(DRY_RUN, {"ids": ids}, as_=world.admin))
+    fallbacks = len(lists)
+    monkeypatch.setattr(ListsCompletedDirectly, "_list_plan", lambda *_: None)
+    assert planned == (
+        await gql(RICH, as_=world.admin),
+        await gql(DRY_RUN, {"ids": ids}, as_=world.admin),
+    )
+    # What graphql-core still walks itself: the lists under fields with arguments, and the
+    # archive blockers (an asynchronous resolver); without plans, every list.
+    assert fallbacks < len(lists) - fallbacks
+    results = planned[1]["archiveContacts"]["results"]
+    assert [r["__typename"] for r in results] == [
+        "ContactArchived",
+        "ArchiveBlockedByStage",
+        "ArchiveBlockedByAssignee",
+        "ContactIsArchived",
+        "ContactNotFound",
+    ]

@@ -49,8 +49,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
 
         async def warm(client_number: int) -> None:
             # One connection at a time: opened all at once, the first of uvicorn's workers
-            # to wake accepts every one of them (asyncio accepts all that are pending), and
-            # the run measures one core whatever the number of workers.
+            # to wake accepts every one of them (its event loop, uvloop, accepts all that
+            # are pending), and the run measures one core whatever the number of workers.
             await asyncio.sleep(client_number * CONNECT_INTERVAL)
             while time.monotonic() < warm_until:
                 await client.post(args.url, content=body, headers=headers)

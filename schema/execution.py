@@ -50,7 +50,7 @@ class PlainField(NamedTuple):
     listed: bool
 
 
-class _Irregular(Exception):
+class Irregular(Exception):
     """The value needs graphql-core's own completion (which reports what is wrong with it)."""
 
 
@@ -97,11 +97,12 @@ def read_attribute(field: GraphQLField) -> Callable[[Any], Any]:
     return lambda source: resolve(source, None)
 
 
-def _coerced(coerce: Callable[[Any], Any], value: Any) -> Any:
-    coerced = coerce(value)
-    if coerced is None or coerced is Undefined:
-        raise _Irregular
-    return coerced
+def coerced(coerce: Callable[[Any], Any], value: Any) -> Any:
+    """A leaf's output coercion, as graphql-core's `complete_leaf_value` takes it."""
+    result = coerce(value)
+    if result is None or result is Undefined:
+        raise Irregular
+    return result
 
 
 def complete(field: PlainField, source: Any) -> Any:
@@ -110,14 +111,14 @@ def complete(field: PlainField, source: Any) -> Any:
     if value is None:
         if field.nullable:
             return None
-        raise _Irregular
+        raise Irregular
     if not field.listed:
-        return _coerced(field.coerce, value)
+        return coerced(field.coerce, value)
     # graphql-core takes any iterable but a string or a mapping; those are its to report.
     if not isinstance(value, list | tuple):
-        raise _Irregular
+        raise Irregular
     coerce = field.coerce
-    return [_coerced(coerce, item) for item in value]
+    return [coerced(coerce, item) for item in value]
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):

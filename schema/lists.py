@@ -42,7 +42,9 @@ from strawberry.types.cast import get_strawberry_type_cast
 
 from schema.execution import (
     CALLED_DIRECTLY,
+    Irregular,
     PlainFieldsExecutor,
+    coerced,
     complete,
     plain_field,
     read_attribute,
@@ -53,10 +55,6 @@ from schema.execution import (
 Where = Callable[[], Path]
 # A value's completion: (value, the list field's info, where it sits) -> the result.
 Completion = Callable[[Any, GraphQLResolveInfo[Any], Where], Any]
-
-
-class Irregular(Exception):
-    """graphql-core must complete the list (and report what is wrong with it)."""
 
 
 class _LazyResolveInfo:
@@ -280,14 +278,7 @@ def _unwrapped(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
 
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completion:
     coerce = type_.coerce_output_value
-
-    def completed(value: Any, _info: GraphQLResolveInfo[Any], _where: Where) -> Any:
-        coerced = coerce(value)
-        if coerced is None or coerced is Undefined:
-            raise Irregular
-        return coerced
-
-    return completed
+    return lambda value, _info, _where: coerced(coerce, value)
 
 
 def _items(item: Completion) -> Completion:

@@ -197,20 +197,6 @@ def row_decoder(
     return decode
 
 
-def placeholders(connection: BaseDBAsyncClient, count: int) -> list[str]:
-    """`count` positional parameters in the connection's dialect: $1, $2 ... or ?, ? ..."""
-    numbered = connection.capabilities.dialect == "postgres"
-    return [f"${n}" if numbered else "?" for n in range(1, count + 1)]
-
-
-def insert_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str]) -> str:
-    """INSERT with positional parameters in the connection's dialect ($n or ?)."""
-    marks = placeholders(connection, len(columns))
-    names = ", ".join(f'"{column}"' for column in columns)
-    # Only fixed identifiers are interpolated; every value is a parameter.
-    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(marks)})'  # noqa: S608
-
-
 def _array_type(model: type[Model], column: str) -> str:
     # Without its length: an explicit cast to varchar(n) would cut a longer value short,
     # where the column's own assignment refuses it.
@@ -250,14 +236,14 @@ async def insert_rows(
     """
     if not rows:
         return
-    table = model._meta.db_table
     postgres = connection.capabilities.dialect == "postgres"
+    table = model._meta.db_table
+    names = ", ".join(f'"{column}"' for column in columns)
+    # Only fixed identifiers and types are interpolated; every value is in a parameter.
     if postgres:
-        names = ", ".join(f'"{column}"' for column in columns)
-        # Only fixed identifiers and types are interpolated; every value is in a parameter.
         sql = f'INSERT INTO "{table}" ({names}) SELECT * FROM {_unnest(model, columns)}'  # noqa: S608
     else:
-        sql = insert_sql(connection, table, columns)
+        sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'  # noqa: S608
     await _write(connection, sql, rows, by_column=postgres)
 
 

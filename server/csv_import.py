@@ -28,6 +28,7 @@ from server.models import Workspace
 from server.policy import Origin, SourceKind
 from server.sync import (
     CSV_ACCOUNT,
+    TEXT_COLUMNS,
     Counts,
     ImportResult,
     IncomingContact,
@@ -38,7 +39,6 @@ from server.sync import (
 )
 
 COLUMNS = ("first_name", "last_name", "email", "phone", "company", "title", "tags")
-TEXT_COLUMNS = ("first_name", "last_name", "company", "title")
 # The cell separator for several emails, phones or tags.
 SEPARATOR = ";"
 # Rows per transaction.

@@ -43,6 +43,7 @@ from strawberry.types.cast import get_strawberry_type_cast
 from schema.execution import (
     CALLED_DIRECTLY,
     Irregular,
+    PlainField,
     PlainFieldsExecutor,
     coerced,
     complete,
@@ -176,7 +177,7 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         name = details[0].node.name.value
         plain = plain_field(parent_type, name)
         if plain is not None:
-            return lambda source, _info, _where: complete(plain, source)
+            return _plain(plain)
         field = parent_type.fields.get(name)
         if field is None or details[0].node.arguments:
             return None
@@ -274,6 +275,26 @@ def _unwrapped(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
     if isinstance(type_, GraphQLNonNull):
         return type_.of_type, False
     return type_, True
+
+
+def _plain(field: PlainField) -> Completion:
+    if field.listed:
+        return lambda source, _info, _where: complete(field, source)
+    # `complete` and `coerced` for a single leaf, in one call: most of a page's values.
+    read, coerce, nullable = field.read, field.coerce, field.nullable
+
+    def completed(source: Any, _info: GraphQLResolveInfo[Any], _where: Where) -> Any:
+        value = read(source)
+        if value is None:
+            if nullable:
+                return None
+            raise Irregular
+        result = coerce(value)
+        if result is None or result is Undefined:
+            raise Irregular
+        return result
+
+    return completed
 
 
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completion:

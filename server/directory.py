@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
@@ -19,6 +20,7 @@ from tortoise.queryset import QuerySet
 from server.contact_text import fold
 from server.db import is_postgres, values_of
 from server.errors import BadUserInput
+from server.ids import unpadded_base64
 from server.models import Contact, ContactBucket, ContactTag, SavedAudience, Stage
 from server.policy import (
     ARCHIVE_BLOCKING_CATEGORIES,
@@ -321,8 +323,8 @@ def _key_values(contact: Contact, order: Order) -> list[Any]:
 
 
 def encode_cursor(contact: Contact, order: Order) -> str:
-    payload = json.dumps([order.field.value, *_key_values(contact, order)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    # orjson: a page encodes 100 cursors. Older cursors, written by json.dumps, still decode.
+    return unpadded_base64(orjson.dumps([order.field.value, *_key_values(contact, order)]))
 
 
 def _decode_cursor(cursor: str, order: Order) -> list[Any]:

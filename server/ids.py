@@ -9,8 +9,17 @@ import binascii
 MAX_KEY = 2**31 - 1
 
 
+# base64.urlsafe_b64encode's steps without its two Python calls: a page encodes ~400 IDs.
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def unpadded_base64(data: bytes) -> str:
+    """URL-safe base64 without the trailing `=` (decoders here add it back)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).decode().rstrip("=")
+
+
 def encode(type_name: str, key: int | str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+    return unpadded_base64(f"{type_name}:{key}".encode())
 
 
 def decode_any(global_id: str) -> tuple[str, str] | None:

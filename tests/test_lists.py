@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from conftest import GraphQL, StatementLog, World, bucket_of, count_statements, gid
@@ -239,6 +241,26 @@ async def test_a_cursor_from_another_order_is_refused(world: World, gql: GraphQL
     assert code == "BAD_USER_INPUT"
     code, _, _ = await gql.error(PAGE, {"first": 1, "after": "garbage"}, as_=world.member)
     assert code == "BAD_USER_INPUT"
+
+
+async def test_a_cursor_written_before_orjson_still_pages_the_same(
+    world: World, gql: GraphQL
+) -> None:
+    for first, last in (("Ábel", "Ö"), ("Émile", "Zola"), ("Ödön", "Ü")):
+        await world.contact(first, last)
+    by_name = {"field": "NAME", "direction": "ASC"}
+    whole = await gql(PAGE, {"first": 5, "order": by_name}, as_=world.member)
+    cursor = whole["contacts"]["edges"][0]["cursor"]
+    # Cursors were json.dumps output then, with every non-ASCII character escaped.
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    old = json.dumps(payload, separators=(",", ":"))
+    assert "\\u00" in old
+    old_cursor = base64.urlsafe_b64encode(old.encode()).decode().rstrip("=")
+    assert old_cursor != cursor
+    for after in (cursor, old_cursor):
+        page = await gql(PAGE, {"first": 5, "after": after, "order": by_name}, as_=world.member)
+        assert names(page) == names(whole)[1:]
+    assert len(names(whole)) == 3
 
 
 async def test_a_decomposed_accent_finds_the_composed_one(world: World, gql: GraphQL) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
@@ -12,7 +11,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder, criteria_from, order_from
-from schema.loaders import Loaders
+from schema.loaders import Label, Loaders, PageLabels
 from schema.types import UNLOADED, Contact, ContactEdge, Node, PageInfo, Preloaded, Unloaded
 from server import ids
 from server import models as m
@@ -73,14 +72,6 @@ def _joined_relations(fields: frozenset[str]) -> list[str]:
     return sorted(joined)
 
 
-async def _load_if(
-    loader: DataLoader[int, list[T]], keys: Sequence[int], wanted: bool
-) -> Sequence[list[T] | Unloaded]:
-    if not wanted or not keys:
-        return [UNLOADED] * len(keys)
-    return await loader.load_many(keys)
-
-
 def _joined(
     related: Joined | None, loader: DataLoader[int, Joined | None], workspace: int
 ) -> Joined | None:
@@ -95,11 +86,13 @@ async def _preload(
     loaders: Loaders, rows: Sequence[m.Contact], fields: frozenset[str], joined: Sequence[str]
 ) -> list[Preloaded]:
     """The page's relations in one statement each, handed to every contact of the page."""
-    keys = [row.id for row in rows]
-    tags, buckets = await asyncio.gather(
-        _load_if(loaders.tags_of, keys, "tags" in fields),
-        _load_if(loaders.buckets_of, keys, "buckets" in fields),
-    )
+    wanted = PageLabels(tuple(row.id for row in rows), "tags" in fields, "buckets" in fields)
+    tags: Sequence[list[Label] | Unloaded] = [UNLOADED] * len(rows)
+    buckets: Sequence[list[Label] | Unloaded] = tags
+    if rows and (wanted.tags or wanted.buckets):
+        page_tags, page_buckets = await loaders.page_labels.load(wanted)
+        tags = page_tags if page_tags is not None else tags
+        buckets = page_buckets if page_buckets is not None else buckets
     return [
         Preloaded(
             stage=(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -43,6 +43,37 @@ class Label(NamedTuple):
     id: int
     name: str
     sort_key: str
+
+
+class PageLabels(NamedTuple):
+    """A page's contacts, and whether it shows their tags, their buckets or both."""
+
+    contact_ids: tuple[int, ...]
+    tags: bool
+    buckets: bool
+
+
+# Each contact's labels, in the order of PageLabels.contact_ids; None when not asked for.
+LabelsOfPage = tuple[list[list[Label]] | None, list[list[Label]] | None]
+
+
+class _LabelTable(NamedTuple):
+    link_table: str
+    table: str
+    sort_column: str
+
+
+_TAGS = _LabelTable("contact_tag", "tag", "name_key")
+_BUCKETS = _LabelTable("contact_bucket", "bucket", "name")
+
+
+def _tag_order(label: Label) -> str:
+    # Sorted here, not by the database: the same order on both (collations differ).
+    return label.sort_key
+
+
+def _bucket_order(label: Label) -> tuple[str, int]:
+    return label.name, label.id
 
 
 class InteractionWindow(NamedTuple):
@@ -90,6 +121,7 @@ class Loaders:
         self.user = DataLoader[int, User | None](load_fn=self._users)
         self.tags_of = DataLoader[int, list[Label]](load_fn=self._tags_of)
         self.buckets_of = DataLoader[int, list[Label]](load_fn=self._buckets_of)
+        self.page_labels = DataLoader[PageLabels, LabelsOfPage](load_fn=self._page_labels)
         self.bucket_size = DataLoader[int, int](load_fn=self._bucket_sizes)
         self.interactions = DataLoader[InteractionWindow, list[Interaction]](
             load_fn=self._interactions
@@ -117,40 +149,63 @@ class Loaders:
         return [by_id.get(key) for key in keys]
 
     async def _tags_of(self, contact_ids: Sequence[int]) -> list[list[Label]]:
-        # Sorted here, not by the database: the same order on both (collations differ).
-        return [
-            sorted(labels, key=lambda label: label.sort_key)
-            for labels in await self._labels_of("contact_tag", "tag", "name_key", contact_ids)
-        ]
+        (tags,) = await self._labels_of([(_TAGS, contact_ids)])
+        return [sorted(tags[key], key=_tag_order) for key in contact_ids]
 
     async def _buckets_of(self, contact_ids: Sequence[int]) -> list[list[Label]]:
+        (buckets,) = await self._labels_of([(_BUCKETS, contact_ids)])
+        return [sorted(buckets[key], key=_bucket_order) for key in contact_ids]
+
+    async def _page_labels(self, pages: Sequence[PageLabels]) -> list[LabelsOfPage]:
+        """The tags and buckets of every page in the batch, in one statement.
+
+        A page loads them as one key: per-contact keys cost a future each, and two
+        statements a round trip more than one."""
+        tag_ids = {key for page in pages if page.tags for key in page.contact_ids}
+        bucket_ids = {key for page in pages if page.buckets for key in page.contact_ids}
+        tags, buckets = await self._labels_of([(_TAGS, tag_ids), (_BUCKETS, bucket_ids)])
         return [
-            sorted(labels, key=lambda label: (label.name, label.id))
-            for labels in await self._labels_of("contact_bucket", "bucket", "name", contact_ids)
+            (
+                [sorted(tags[key], key=_tag_order) for key in page.contact_ids]
+                if page.tags
+                else None,
+                [sorted(buckets[key], key=_bucket_order) for key in page.contact_ids]
+                if page.buckets
+                else None,
+            )
+            for page in pages
         ]
 
     async def _labels_of(
-        self, link_table: str, table: str, sort_column: str, contact_ids: Sequence[int]
-    ) -> list[list[Label]]:
-        """Each contact's tags or buckets, in one statement of plain rows (building a link and
-        a label model per row was 10 % of a 100-contact page)."""
+        self, wanted: Sequence[tuple[_LabelTable, Collection[int]]]
+    ) -> list[defaultdict[int, list[Label]]]:
+        """For each (table, contacts), each contact's labels from that table; one statement
+        of plain rows for all (building a link and a label model per row was 10 % of a
+        100-contact page)."""
         connection = db.connection()
         p = db.Parameters(connection)
-        among = p.among('link."contact_id"', contact_ids, "::int[]")
-        # Without statistics SQLite would start from every label of the workspace and probe
-        # the links of each; the `+` makes it start from the page's contacts.
-        in_workspace = f'{"" if p.numbered else "+"}label."workspace_id" = {p(self.workspace_id)}'
-        # Only fixed identifiers and placeholders are interpolated.
-        sql = (
-            f'SELECT link."contact_id", label."id", label."name", label."{sort_column}" '  # noqa: S608
-            f'FROM "{link_table}" AS link JOIN "{table}" AS label '
-            f'ON label."id" = link."{table}_id" WHERE {among} AND {in_workspace}'
-        )
-        _, rows = await connection.execute_query(sql, p.values)
-        grouped: dict[int, list[Label]] = defaultdict(list)
-        for contact_id, label_id, name, sort_key in rows:
-            grouped[contact_id].append(Label(label_id, name, sort_key))
-        return [grouped[key] for key in contact_ids]
+        selects = []
+        for part, (table, contact_ids) in enumerate(wanted):
+            if not contact_ids:
+                continue
+            among = p.among('link."contact_id"', contact_ids, "::int[]")
+            # Without statistics SQLite would start from every label of the workspace and
+            # probe the links of each; the `+` makes it start from the page's contacts.
+            plus = "" if p.numbered else "+"
+            in_workspace = f'{plus}label."workspace_id" = {p(self.workspace_id)}'
+            # Only fixed identifiers, numbers and placeholders are interpolated.
+            selects.append(
+                f'SELECT {part}, link."contact_id", label."id", label."name", '  # noqa: S608
+                f'label."{table.sort_column}" FROM "{table.link_table}" AS link '
+                f'JOIN "{table.table}" AS label ON label."id" = link."{table.table}_id" '
+                f"WHERE {among} AND {in_workspace}"
+            )
+        grouped: list[defaultdict[int, list[Label]]] = [defaultdict(list) for _ in wanted]
+        if selects:
+            _, rows = await connection.execute_query(" UNION ALL ".join(selects), p.values)
+            for part, contact_id, label_id, name, sort_key in rows:
+                grouped[part][contact_id].append(Label(label_id, name, sort_key))
+        return grouped
 
     async def _bucket_sizes(self, bucket_ids: Sequence[int]) -> list[int]:
         rows = (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -12,7 +12,18 @@ from strawberry.types.nodes import SelectedField, Selection
 from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder, criteria_from, order_from
 from schema.loaders import Label, Loaders, PageLabels
-from schema.types import UNLOADED, Contact, ContactEdge, Node, PageInfo, Preloaded, Unloaded
+from schema.types import (
+    UNLOADED,
+    Bucket,
+    Contact,
+    ContactEdge,
+    Node,
+    PageInfo,
+    Preloaded,
+    Stage,
+    Tag,
+    User,
+)
 from server import ids
 from server import models as m
 from server.directory import Audience as AudienceValue
@@ -31,7 +42,6 @@ class ContactConnection:
         return await info.context.loaders.contact_count.load(self.narrowing)
 
 
-T = TypeVar("T")
 Joined = TypeVar("Joined", m.Stage, m.User)
 
 # Relations the page query joins, by the Contact fields that read them.
@@ -72,14 +82,41 @@ def _joined_relations(fields: frozenset[str]) -> list[str]:
     return sorted(joined)
 
 
+class _Keyed(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_Keyed)
+Shown = TypeVar("Shown")
+
+
+def _once_per_row(convert: Callable[[Row], Shown]) -> Callable[[Row], Shown]:
+    """`convert`, called once per row ID: a page shows the same stages, users and labels on
+    many contacts, and one object each is also completed once (schema/lists.py)."""
+    made: dict[int, Shown] = {}
+
+    def converted(row: Row) -> Shown:
+        try:
+            return made[row.id]
+        except KeyError:
+            made[row.id] = shown = convert(row)
+            return shown
+
+    return converted
+
+
 def _joined(
-    related: Joined | None, loader: DataLoader[int, Joined | None], workspace: int
-) -> Joined | None:
+    related: Joined | None,
+    loader: DataLoader[int, Joined | None],
+    workspace: int,
+    show: Callable[[Joined], Shown],
+) -> Shown | None:
     # The loaders answer only for the viewer's workspace; so do the joined rows.
     if related is None or related.workspace_id != workspace:
         return None
     loader.prime(related.id, related)
-    return related
+    return show(related)
 
 
 async def _preload(
@@ -87,28 +124,31 @@ async def _preload(
 ) -> list[Preloaded]:
     """The page's relations in one statement each, handed to every contact of the page."""
     wanted = PageLabels(tuple(row.id for row in rows), "tags" in fields, "buckets" in fields)
-    tags: Sequence[list[Label] | Unloaded] = [UNLOADED] * len(rows)
-    buckets: Sequence[list[Label] | Unloaded] = tags
+    page_tags: Sequence[list[Label]] | None = None
+    page_buckets: Sequence[list[Label]] | None = None
     if rows and (wanted.tags or wanted.buckets):
         page_tags, page_buckets = await loaders.page_labels.load(wanted)
-        tags = page_tags if page_tags is not None else tags
-        buckets = page_buckets if page_buckets is not None else buckets
+    stage, user = _once_per_row(Stage.from_model), _once_per_row(User.from_model)
+    tag, bucket = _once_per_row(Tag.from_model), _once_per_row(Bucket.from_model)
+    workspace = loaders.workspace_id
     return [
         Preloaded(
             stage=(
-                _joined(row.stage, loaders.stage, loaders.workspace_id)
+                _joined(row.stage, loaders.stage, workspace, stage)
                 if "stage" in joined
                 else UNLOADED
             ),
             assignee=(
-                _joined(row.assignee, loaders.user, loaders.workspace_id)
+                _joined(row.assignee, loaders.user, workspace, user)
                 if "assignee" in joined
                 else UNLOADED
             ),
-            tags=row_tags,
-            buckets=row_buckets,
+            tags=UNLOADED if page_tags is None else [tag(t) for t in page_tags[index]],
+            buckets=(
+                UNLOADED if page_buckets is None else [bucket(b) for b in page_buckets[index]]
+            ),
         )
-        for row, row_tags, row_buckets in zip(rows, tags, buckets, strict=True)
+        for index, row in enumerate(rows)
     ]
 
 

@@ -199,10 +199,10 @@ class Preloaded:
 
     A page's contacts then resolve these fields without a coroutine each."""
 
-    stage: m.Stage | Unloaded | None = UNLOADED
-    assignee: m.User | Unloaded | None = UNLOADED
-    tags: list[Label] | Unloaded = UNLOADED
-    buckets: list[Label] | Unloaded = UNLOADED
+    stage: Stage | Unloaded | None = UNLOADED
+    assignee: User | Unloaded | None = UNLOADED
+    tags: list[Tag] | Unloaded = UNLOADED
+    buckets: list[Bucket] | Unloaded = UNLOADED
 
 
 NOTHING_PRELOADED: Final = Preloaded()
@@ -237,28 +237,28 @@ class Contact(Node):
     def stage(self, info: Info) -> Stage | Awaitable[Stage | None] | None:
         known = self.preloaded.stage
         if known is not UNLOADED:
-            return Stage.from_model(known) if known else None
+            return known
         return self._load_stage(info)
 
     @strawberry.field(graphql_type=User | None)
     def assignee(self, info: Info) -> User | Awaitable[User | None] | None:
         known = self.preloaded.assignee
         if known is not UNLOADED:
-            return User.from_model(known) if known else None
+            return known
         return self._load_assignee(info)
 
     @strawberry.field(graphql_type=list[Tag])
     def tags(self, info: Info) -> list[Tag] | Awaitable[list[Tag]]:
         known = self.preloaded.tags
         if known is not UNLOADED:
-            return [Tag.from_model(row) for row in known]
+            return known
         return self._load_tags(info)
 
     @strawberry.field(graphql_type=list[Bucket])
     def buckets(self, info: Info) -> list[Bucket] | Awaitable[list[Bucket]]:
         known = self.preloaded.buckets
         if known is not UNLOADED:
-            return [Bucket.from_model(row) for row in known]
+            return known
         return self._load_buckets(info)
 
     async def _load_stage(self, info: Info) -> Stage | None:

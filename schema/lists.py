@@ -10,10 +10,11 @@ bulk result, more than the database's part of an archive on SQLite, and most of 
 builds each item from the plan. A plan covers fields that read an attribute (see
 `execution.plain_field`) and resolvers that `call_resolvers_directly` calls as they are
 (which the API keeps free of side effects); a resolver gets a resolve info that is built
-only if it reads one. Anything else (arguments, `@defer` or `@stream`, a value the plan
-cannot complete, an awaitable, an item whose type is not what the first of its class
-resolved to) gives the whole list back to graphql-core, which completes it again and
-reports what is wrong as it always has.
+only if it reads one. An object made only of leaves is completed once however many items
+show it (a page's stage on each of its contacts). Anything else (arguments, `@defer` or
+`@stream`, a value the plan cannot complete, an awaitable, an item whose type is not what
+the first of its class resolved to) gives the whole list back to graphql-core, which
+completes it again and reports what is wrong as it always has.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ from schema.execution import (
     read_attribute,
     reads_attribute,
 )
+
+# Distinct objects of leaves remembered per selection (see _once_per_object): more than a
+# page shows, few enough that a 50,000-item bulk action does not keep one for each.
+SHARED_OBJECTS = 1_000
 
 # Where a value sits in the response, built only when a resolver's info needs it.
 Where = Callable[[], Path]
@@ -156,10 +161,13 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         if new_defer_usages:
             return None
         steps: list[tuple[str, Completion]] = []
+        leaves_only = True
         for response_key, details in grouped.items():
-            step = self._field_plan(object_type, response_key, details)
+            plain = plain_field(object_type, details[0].node.name.value)
+            step = _plain(plain) if plain else self._field_plan(object_type, response_key, details)
             if step is None:
                 return None
+            leaves_only = leaves_only and plain is not None
             steps.append((response_key, step))
         is_type_of = object_type.is_type_of
 
@@ -168,16 +176,13 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
                 raise Irregular
             return {key: step(source, info, where) for key, step in steps}
 
-        return completed
+        return _once_per_object(completed) if leaves_only else completed
 
     def _field_plan(
         self, parent_type: GraphQLObjectType, response_key: str, details: FieldDetailsList
     ) -> Completion | None:
         """One field of an object: (the object, info, the object's place) -> the field's value."""
         name = details[0].node.name.value
-        plain = plain_field(parent_type, name)
-        if plain is not None:
-            return _plain(plain)
         field = parent_type.fields.get(name)
         if field is None or details[0].node.arguments:
             return None
@@ -275,6 +280,26 @@ def _unwrapped(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
     if isinstance(type_, GraphQLNonNull):
         return type_.of_type, False
     return type_, True
+
+
+def _once_per_object(completed: Completion) -> Completion:
+    """`completed` for an object of leaves, run once per object: a page shows the same stage,
+    user or tag object on many contacts (schema/listing.py), and its fields are the same each
+    time. Keyed by identity; each entry holds its object, so no other object can take its id
+    while the entry lasts."""
+    done: dict[int, tuple[Any, Any]] = {}
+
+    def completed_once(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
+        seen = done.get(id(source))
+        if seen is not None:
+            return seen[1]
+        result = completed(source, info, where)
+        if len(done) >= SHARED_OBJECTS:
+            done.clear()
+        done[id(source)] = (source, result)
+        return result
+
+    return completed_once
 
 
 def _plain(field: PlainField) -> Completion:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import pytest
@@ -11,6 +12,7 @@ from graphql.execution import Executor as GraphQLCoreExecutor
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
+from schema import lists
 from schema.execution import call_resolvers_directly
 from schema.lists import ListsCompletedDirectly
 from server.policy import StageCategory
@@ -287,6 +289,53 @@ async def test_an_asynchronous_resolve_type_leaves_the_list_to_graphql_core() ->
         {"slowPeople": [{"__typename": "SlowPerson", "name": "s"}]},
     )
     assert GraphQLCoreCompletes.lists == 1
+
+
+class WatchedThing(Thing):
+    """A Thing that counts how often its label is read."""
+
+    reads = 0
+
+    @property
+    def label(self) -> str | None:
+        WatchedThing.reads += 1
+        return self._label
+
+    @label.setter
+    def label(self, value: str | None) -> None:
+        self._label = value
+
+
+def test_an_object_of_leaves_shown_on_many_items_is_completed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = WatchedThing(id=strawberry.ID("s"), label="shared")
+    other = WatchedThing(id=strawberry.ID("o"), label="other")
+    monkeypatch.setattr(sys.modules[__name__], "THINGS", [shared, other, shared, shared, other])
+    query = "{ things { id label } again: things { label } }"
+    WatchedThing.reads = 0
+    answer, fallbacks = run(query, [], ours=True)
+    # Once per object and selection; graphql-core reads it for every item.
+    assert (fallbacks, WatchedThing.reads) == (0, 4)
+    WatchedThing.reads = 0
+    assert answer == run(query, [], ours=False)[0]
+    assert WatchedThing.reads == 10
+    assert [item["label"] for item in answer["data"]["again"]] == [
+        "shared", "other", "shared", "shared", "other"
+    ]  # fmt: skip
+
+
+def test_more_distinct_objects_than_are_remembered_answer_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lists, "SHARED_OBJECTS", 2)
+    things = [Thing(id=strawberry.ID(f"t{n}"), label=str(n)) for n in range(5)]
+    monkeypatch.setattr(sys.modules[__name__], "THINGS", things + things[::-1] + things)
+    answer, fallbacks = both("{ things { id label } }", [])
+    assert fallbacks == 0
+    assert [item["id"] for item in answer["data"]["things"]] == [
+        f"t{n}" for n in [0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4]
+    ]
 
 
 def test_resolvers_called_directly_are_planned_and_see_their_own_place() -> None:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -81,6 +81,21 @@ class IncomingContact:
     emails: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+
+    def at(self, position: int) -> IncomingContact:
+        """The same row at another position (a remembered sync row, say)."""
+        # Field by field: dataclasses.replace takes twice as long, and a sync does this per row.
+        return IncomingContact(
+            position,
+            self.external_id,
+            self.first_name,
+            self.last_name,
+            self.company,
+            self.title,
+            self.emails,
+            self.phones,
+            self.tags,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -766,7 +781,7 @@ async def sync_contacts(
         if isinstance(checked, RowError):
             result.row_errors.append(RowError(position, list(checked.errors)))
         else:
-            valid.append(replace(checked, position=position))
+            valid.append(checked.at(position))
     landed = await bring_in(workspace, Source(Origin.SYNC, kind, account), valid)
     result.counts = landed.counts
     result.row_errors = sorted([*result.row_errors, *landed.row_errors], key=lambda e: e.row)

@@ -6,6 +6,7 @@ addresses), archived / deleted / suppressed contacts, row errors, limits, and wo
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -648,3 +649,16 @@ async def test_a_batch_writes_with_cached_plans_for_its_foreign_key_checks(
     report = await sync(gql, world.member, [{"externalId": "A1", "firstName": "Ada"}])
     assert counts(report) == expect(created=1)
     assert seen == ["auto"]
+
+
+def test_a_remembered_row_moved_to_another_position_keeps_every_field() -> None:
+    values: dict[str, Any] = {
+        f.name: (f"{f.name}-value",) if "tuple" in str(f.type) else f"{f.name}-value"
+        for f in dataclasses.fields(sync_module.IncomingContact)
+        if f.name != "position"
+    }
+    row = sync_module.IncomingContact(1, **values)
+    # Every field but the position is set, and differs from its default.
+    assert all(value for value in dataclasses.astuple(row))
+    assert row.at(7) == dataclasses.replace(row, position=7)
+    assert row.at(7).position == 7

@@ -128,3 +128,31 @@ async def test_updated_rows_change_only_the_contacts_keyed_and_keep_what_is_null
         ("Alan T.", None, when),
         ("Edsger", untouched.company, stored[untouched.id]),
     ]  # fmt: skip
+
+
+DECODED = ("id", "status", "emails", "archived_at", "created_at", "first_name", "stage_id")
+
+
+async def test_decoded_rows_hold_what_tortoise_makes_of_the_same_columns(world: World) -> None:
+    archived = await world.contact("Ada", emails=["ada@example.com"], archived=True)
+    active = await world.contact("Bob")
+    decode = db.row_decoder(Contact, DECODED)
+    names = ", ".join(f'"{column}"' for column in DECODED)
+    _, rows = await db.connection().execute_query(
+        f'SELECT {names} FROM "contact" ORDER BY "id"'  # noqa: S608
+    )
+    decoded = [decode(list(row)) for row in rows]
+    read = [await Contact.get(id=contact.id) for contact in (archived, active)]
+    expected = [tuple(getattr(model, column) for column in DECODED) for model in read]
+    assert decoded == expected
+    assert [type(row[1]) for row in decoded] == [ContactStatus, ContactStatus]
+    assert decoded[0][1] is ContactStatus.ARCHIVED
+
+
+def test_a_stored_value_outside_the_enum_is_refused_as_tortoise_refuses_it() -> None:
+    decode = db.row_decoder(Contact, ("status",))
+    assert decode(["active"]) == (ContactStatus.ACTIVE,)
+    with pytest.raises(ValueError, match="sleeping"):
+        Contact._meta.fields_map["status"].to_python_value("sleeping")
+    with pytest.raises(ValueError, match="sleeping"):
+        decode(["sleeping"])

@@ -30,6 +30,7 @@ from server.policy import (
     Requirement,
     StageCategory,
 )
+from server.reading import models_of
 from server.tallies import tally
 
 DEFAULT_PAGE_SIZE = 50
@@ -401,7 +402,7 @@ async def page(
         query = query.filter(_beyond(order, _decode_cursor(after, order), forward=True))
     if before is not None:
         query = query.filter(_beyond(order, _decode_cursor(before, order), forward=False))
-    rows = await ordered(query, order, reverse=backward).limit(size + 1)
+    rows = await models_of(ordered(query, order, reverse=backward).limit(size + 1))
     has_more = len(rows) > size
     rows = rows[:size]
     if backward:

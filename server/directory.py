@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import operator
@@ -20,7 +19,7 @@ from tortoise.queryset import QuerySet
 from server.contact_text import fold
 from server.db import is_postgres, values_of
 from server.errors import BadUserInput
-from server.ids import unpadded_base64
+from server.ids import from_unpadded_base64, unpadded_base64
 from server.models import Contact, ContactBucket, ContactTag, SavedAudience, Stage
 from server.policy import (
     ARCHIVE_BLOCKING_CATEGORIES,
@@ -330,8 +329,7 @@ def encode_cursor(contact: Contact, order: Order) -> str:
 
 def _decode_cursor(cursor: str, order: Order) -> list[Any]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        payload = json.loads(from_unpadded_base64(cursor))
         keys = _SORT_KEYS[order.field]
         if not isinstance(payload, list) or payload[0] != order.field.value:
             raise ValueError

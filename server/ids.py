@@ -14,8 +14,14 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def unpadded_base64(data: bytes) -> str:
-    """URL-safe base64 without the trailing `=` (decoders here add it back)."""
+    """URL-safe base64 without the trailing `=` (`from_unpadded_base64` adds it back)."""
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).decode().rstrip("=")
+
+
+def from_unpadded_base64(text: str) -> bytes:
+    """The bytes `unpadded_base64` encoded; ValueError (binascii.Error, UnicodeError) if none."""
+    padded = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(padded.encode("ascii"))
 
 
 def encode(type_name: str, key: int | str) -> str:
@@ -26,9 +32,8 @@ def decode_any(global_id: str) -> tuple[str, str] | None:
     """(type, key) or None when the ID is not one of ours."""
     if not global_id or len(global_id) > 200:
         return None
-    padded = global_id + "=" * (-len(global_id) % 4)
     try:
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        text = from_unpadded_base64(global_id).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
         return None
     type_name, sep, key = text.partition(":")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -74,6 +74,13 @@ def _tag_order(label: Label) -> str:
 
 def _bucket_order(label: Label) -> tuple[str, int]:
     return label.name, label.id
+
+
+def _in_order(
+    grouped: Mapping[int, list[Label]], contact_ids: Sequence[int], order: Callable[[Label], Any]
+) -> list[list[Label]]:
+    """Each contact's labels, sorted, in the order of `contact_ids`."""
+    return [sorted(grouped.get(key, ()), key=order) for key in contact_ids]
 
 
 class InteractionWindow(NamedTuple):
@@ -150,11 +157,11 @@ class Loaders:
 
     async def _tags_of(self, contact_ids: Sequence[int]) -> list[list[Label]]:
         (tags,) = await self._labels_of([(_TAGS, contact_ids)])
-        return [sorted(tags[key], key=_tag_order) for key in contact_ids]
+        return _in_order(tags, contact_ids, _tag_order)
 
     async def _buckets_of(self, contact_ids: Sequence[int]) -> list[list[Label]]:
         (buckets,) = await self._labels_of([(_BUCKETS, contact_ids)])
-        return [sorted(buckets[key], key=_bucket_order) for key in contact_ids]
+        return _in_order(buckets, contact_ids, _bucket_order)
 
     async def _page_labels(self, pages: Sequence[PageLabels]) -> list[LabelsOfPage]:
         """The tags and buckets of every page in the batch, in one statement.
@@ -166,12 +173,8 @@ class Loaders:
         tags, buckets = await self._labels_of([(_TAGS, tag_ids), (_BUCKETS, bucket_ids)])
         return [
             (
-                [sorted(tags[key], key=_tag_order) for key in page.contact_ids]
-                if page.tags
-                else None,
-                [sorted(buckets[key], key=_bucket_order) for key in page.contact_ids]
-                if page.buckets
-                else None,
+                _in_order(tags, page.contact_ids, _tag_order) if page.tags else None,
+                _in_order(buckets, page.contact_ids, _bucket_order) if page.buckets else None,
             )
             for page in pages
         ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from conftest import GraphQL, World, gid
 
+from server.auth import LAST_USED_RESOLUTION
 from server.models import ApiToken, AuditEntry
 
 TRAIL = """
@@ -93,6 +96,20 @@ async def test_tokens_record_when_they_were_last_used(world: World, gql: GraphQL
     assert (await ApiToken.get(user_id=world.viewer.user.id)).last_used_at is None
     await gql("{ viewer { name } }", as_=world.viewer)
     assert (await ApiToken.get(user_id=world.viewer.user.id)).last_used_at is not None
+
+
+async def test_a_token_used_again_within_the_resolution_is_not_written_again(
+    world: World, gql: GraphQL
+) -> None:
+    recent = datetime.now(UTC) - LAST_USED_RESOLUTION / 2
+    stale = datetime.now(UTC) - LAST_USED_RESOLUTION - timedelta(seconds=1)
+    await ApiToken.filter(user_id=world.viewer.user.id).update(last_used_at=recent)
+    await gql("{ viewer { name } }", as_=world.viewer)
+    assert (await ApiToken.get(user_id=world.viewer.user.id)).last_used_at == recent
+
+    await ApiToken.filter(user_id=world.viewer.user.id).update(last_used_at=stale)
+    await gql("{ viewer { name } }", as_=world.viewer)
+    assert (await ApiToken.get(user_id=world.viewer.user.id)).last_used_at > recent
 
 
 async def test_members_cannot_list_or_revoke_tokens(world: World, gql: GraphQL) -> None:

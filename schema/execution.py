@@ -13,6 +13,7 @@ wrapping of resolvers that take nothing but `self` and `info`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextlib import suppress
 from operator import attrgetter
@@ -37,7 +38,12 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-# Marks the resolvers `call_resolvers_directly` put in place of Strawberry's wrapping.
+# What graphql-core completes as a list (it takes any iterable but a string or a mapping,
+# and reports those); a tuple, since `list | tuple` makes a new union on each call.
+LISTED = (list, tuple)
+
+# On the resolvers `call_resolvers_directly` put in place of Strawberry's wrapping: the
+# `DirectCall` each makes.
 CALLED_DIRECTLY = "_called_directly"
 
 
@@ -48,6 +54,21 @@ class PlainField(NamedTuple):
     coerce: Callable[[Any], Any]
     nullable: bool
     listed: bool
+    # The source's attribute that `read` returns, when it reads nothing else.
+    attribute: str | None = None
+
+
+class DirectCall(NamedTuple):
+    """What a resolver `call_resolvers_directly` put in place calls, and how."""
+
+    function: Callable[..., Any]
+    takes_self: bool
+    # The parameter that takes the Strawberry Info, if any; `info_first` when it can be
+    # passed by position, first after `self`.
+    info_name: str | None
+    info_first: bool
+    info_class: type[Info[Any, Any]]
+    field: StrawberryField
 
 
 class Irregular(Exception):
@@ -77,7 +98,9 @@ def plain_field(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
         type_ = type_.of_type.of_type
     if not isinstance(type_, GraphQLScalarType | GraphQLEnumType):
         return None
-    return PlainField(read_attribute(field), type_.coerce_output_value, nullable, listed)
+    return PlainField(
+        read_attribute(field), type_.coerce_output_value, nullable, listed, _attribute(field)
+    )
 
 
 def reads_attribute(field: GraphQLField) -> bool:
@@ -86,14 +109,22 @@ def reads_attribute(field: GraphQLField) -> bool:
     return not field.args and bool(getattr(field.resolve, "_is_default", False))
 
 
+def _attribute(field: GraphQLField) -> str | None:
+    """The attribute Strawberry's default resolver reads for `field`, if that is its resolver."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
+        return definition.python_name
+    return None
+
+
 def read_attribute(field: GraphQLField) -> Callable[[Any], Any]:
     """What the resolver of a field that `reads_attribute` does, as a function of the source."""
     resolve = field.resolve
     assert resolve is not None
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
+    attribute = _attribute(field)
+    if attribute is not None:
         # What Strawberry's default resolver does, without its three Python calls.
-        return attrgetter(definition.python_name)
+        return attrgetter(attribute)
     return lambda source: resolve(source, None)
 
 
@@ -115,7 +146,7 @@ def complete(field: PlainField, source: Any) -> Any:
     if not field.listed:
         return coerced(field.coerce, value)
     # graphql-core takes any iterable but a string or a mapping; those are its to report.
-    if not isinstance(value, list | tuple):
+    if not isinstance(value, LISTED):
         raise Irregular
     coerce = field.coerce
     return [coerced(coerce, item) for item in value]
@@ -162,6 +193,13 @@ def _direct_call(field: StrawberryField, info_class: type[Info[Any, Any]]) -> Ca
     function = cast(Callable[..., Any], resolver.wrapped_func)
     takes_self = resolver.self_parameter is not None
     info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+    parameters = list(inspect.signature(function).parameters.values())
+    first = parameters[1 if takes_self else 0] if len(parameters) > takes_self else None
+    info_first = (
+        first is not None
+        and first.name == info_name
+        and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD)
+    )
 
     def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
         args = (source,) if takes_self else ()
@@ -169,7 +207,8 @@ def _direct_call(field: StrawberryField, info_class: type[Info[Any, Any]]) -> Ca
             return function(*args)
         return function(*args, **{info_name: info_class(_raw_info=info, _field=field)})
 
-    setattr(resolve, CALLED_DIRECTLY, True)
+    direct = DirectCall(function, takes_self, info_name, info_first, info_class, field)
+    setattr(resolve, CALLED_DIRECTLY, direct)
     return resolve
 
 

@@ -7,11 +7,13 @@ then builds a path and a resolve info for each field and completes each value: ~
 bulk result, more than the database's part of an archive on SQLite, and most of a page.
 
 `ListsCompletedDirectly` plans a list's selection once per request and runtime type, and
-builds each item from the plan. A plan covers fields that read an attribute (see
+builds each item from the plan: an object's fields in one function written out for its
+shape (schema/compiled.py). A plan covers fields that read an attribute (see
 `execution.plain_field`) and resolvers that `call_resolvers_directly` calls as they are
-(which the API keeps free of side effects); a resolver gets a resolve info that is built
-only if it reads one. An object made only of leaves is completed once however many items
-show it (a page's stage on each of its contacts). Anything else (arguments, `@defer` or
+(which the API keeps free of side effects). A resolver that takes an info gets one built
+on the first attribute it reads, and a value's place in the response is kept as a tuple
+until then. An object made only of leaves is completed once however many items show it
+(a page's stage on each of its contacts). Anything else (arguments, `@defer` or
 `@stream`, a value the plan cannot complete, an awaitable, an item whose type is not what
 the first of its class resolved to) gives the whole list back to graphql-core, which
 completes it again and reports what is wrong as it always has.
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    FieldNode,
     GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLField,
@@ -41,13 +44,14 @@ from graphql.pyutils import Path
 from strawberry.types.base import get_object_definition
 from strawberry.types.cast import get_strawberry_type_cast
 
+from schema.compiled import Leaf, Step, compiled_object
 from schema.execution import (
     CALLED_DIRECTLY,
+    LISTED,
+    DirectCall,
     Irregular,
-    PlainField,
     PlainFieldsExecutor,
     coerced,
-    complete,
     plain_field,
     read_attribute,
     reads_attribute,
@@ -57,24 +61,50 @@ from schema.execution import (
 # page shows, few enough that a 50,000-item bulk action does not keep one for each.
 SHARED_OBJECTS = 1_000
 
-# Where a value sits in the response, built only when a resolver's info needs it.
-Where = Callable[[], Path]
+# Where a value sits in the response: the list's path, or (where its parent sits, its key
+# or index, the parent's type name). A tuple costs a tenth of the Path it stands for, which
+# is built only when a resolver reads its info (see `_path`).
+Where = Any
 # A value's completion: (value, the list field's info, where it sits) -> the result.
 Completion = Callable[[Any, GraphQLResolveInfo[Any], Where], Any]
 
 
-class _LazyResolveInfo:
-    """A resolve info that graphql-core builds on the first attribute a resolver reads."""
+def _path(where: Where) -> Path:
+    if isinstance(where, Path):
+        return where
+    parent, key, type_name = where
+    return _path(parent).add_key(key, type_name)
 
-    __slots__ = ("_build", "_built")
 
-    def __init__(self, build: Callable[[], GraphQLResolveInfo[Any]]) -> None:
-        self._build = build
-        self._built: GraphQLResolveInfo[Any] | None = None
+class _LazyInfo:
+    """The Strawberry Info a resolver takes, built with its resolve info on the first
+    attribute the resolver reads: most resolvers of a list's items answer from what the
+    item holds, and the two cost more than the rest of their call."""
+
+    __slots__ = ("_built", "_executor", "_field", "_nodes", "_parent_type", "_where")
+
+    def __init__(
+        self,
+        executor: ListsCompletedDirectly,
+        field: GraphQLField,
+        nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        where: Where,
+    ) -> None:
+        self._executor = executor
+        self._field = field
+        self._nodes = nodes
+        self._parent_type = parent_type
+        self._where = where
+        self._built: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._built is None:
-            self._built = self._build()
+            direct: DirectCall = getattr(self._field.resolve, CALLED_DIRECTLY)
+            raw = self._executor.build_resolve_info(
+                self._field, self._nodes, self._parent_type, _path(self._where)
+            )
+            self._built = direct.info_class(_raw_info=raw, _field=direct.field)
         return getattr(self._built, name)
 
 
@@ -83,10 +113,6 @@ def _discard(awaitable: Any) -> None:
     close = getattr(awaitable, "close", None)
     if close is not None:
         close()
-
-
-def _at(where: Where, key: str | int, type_name: str | None = None) -> Where:
-    return lambda: where().add_key(key, type_name)
 
 
 class ListsCompletedDirectly(PlainFieldsExecutor):
@@ -106,7 +132,7 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         result: Any,
         position_context: Any,
     ) -> Any:
-        if isinstance(result, list | tuple) and not (
+        if isinstance(result, LISTED) and not (
             self.middleware_manager and self.middleware_manager.middlewares
         ):
             key = (id(return_type), *(id(details.node) for details in field_details_list))
@@ -116,7 +142,7 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
                 plan = self.list_plans[key] = self._list_plan(return_type, field_details_list)
             if plan is not None:
                 try:
-                    return plan(result, info, lambda: path)
+                    return plan(result, info, path)
                 except Exception:  # noqa: S110 - graphql-core completes it and reports it
                     pass
         return super().complete_list_value(
@@ -160,22 +186,18 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
             return None
-        steps: list[tuple[str, Completion]] = []
-        leaves_only = True
+        fields: list[Leaf | Step] = []
         for response_key, details in grouped.items():
             plain = plain_field(object_type, details[0].node.name.value)
-            step = _plain(plain) if plain else self._field_plan(object_type, response_key, details)
+            if plain is not None:
+                fields.append(Leaf(response_key, plain))
+                continue
+            step = self._field_plan(object_type, response_key, details)
             if step is None:
                 return None
-            leaves_only = leaves_only and plain is not None
-            steps.append((response_key, step))
-        is_type_of = object_type.is_type_of
-
-        def completed(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
-            if is_type_of is not None and is_type_of(source, info) is not True:
-                raise Irregular
-            return {key: step(source, info, where) for key, step in steps}
-
+            fields.append(Step(response_key, step))
+        completed = compiled_object(object_type.is_type_of, fields)
+        leaves_only = all(isinstance(field, Leaf) for field in fields)
         return _once_per_object(completed) if leaves_only else completed
 
     def _field_plan(
@@ -193,9 +215,9 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         if reads_attribute(field):
             read = read_attribute(field)
             return lambda source, info, where: value(
-                read(source), info, _at(where, response_key, type_name)
+                read(source), info, (where, response_key, type_name)
             )
-        if not field.args and getattr(field.resolve, CALLED_DIRECTLY, False):
+        if not field.args and getattr(field.resolve, CALLED_DIRECTLY, None) is not None:
             return self._resolver_plan(field, parent_type, response_key, details, value)
         return None
 
@@ -207,25 +229,35 @@ class ListsCompletedDirectly(PlainFieldsExecutor):
         details: FieldDetailsList,
         value: Completion,
     ) -> Completion:
-        resolve = field.resolve
-        assert resolve is not None
+        direct: DirectCall = getattr(field.resolve, CALLED_DIRECTLY)
+        call, takes_self = direct.function, direct.takes_self
         nodes = [d.node for d in details]
         type_name = parent_type.name
+        is_awaitable = self.is_awaitable
 
-        def completed(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
-            here = _at(where, response_key, type_name)
-            result = resolve(
-                source,
-                _LazyResolveInfo(
-                    lambda: self.build_resolve_info(field, nodes, parent_type, here())
-                ),
-            )
-            if self.is_awaitable(result):
+        def answered(result: Any, info: GraphQLResolveInfo[Any], here: Where) -> Any:
+            if is_awaitable(result):
                 _discard(result)
                 raise Irregular
             return value(result, info, here)
 
-        return completed
+        if direct.info_name is None:
+
+            def without_info(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
+                result = call(source) if takes_self else call()
+                return answered(result, info, (where, response_key, type_name))
+
+            return without_info
+        info_name, info_first = direct.info_name, direct.info_first
+
+        def with_info(source: Any, info: GraphQLResolveInfo[Any], where: Where) -> Any:
+            here = (where, response_key, type_name)
+            lazy = _LazyInfo(self, field, nodes, parent_type, here)
+            args = (source,) if takes_self else ()
+            result = call(*args, lazy) if info_first else call(*args, **{info_name: lazy})
+            return answered(result, info, here)
+
+        return with_info
 
     def _abstract_plan(
         self, abstract_type: GraphQLAbstractType, field_details_list: FieldDetailsList
@@ -302,26 +334,6 @@ def _once_per_object(completed: Completion) -> Completion:
     return completed_once
 
 
-def _plain(field: PlainField) -> Completion:
-    if field.listed:
-        return lambda source, _info, _where: complete(field, source)
-    # `complete` and `coerced` for a single leaf, in one call: most of a page's values.
-    read, coerce, nullable = field.read, field.coerce, field.nullable
-
-    def completed(source: Any, _info: GraphQLResolveInfo[Any], _where: Where) -> Any:
-        value = read(source)
-        if value is None:
-            if nullable:
-                return None
-            raise Irregular
-        result = coerce(value)
-        if result is None or result is Undefined:
-            raise Irregular
-        return result
-
-    return completed
-
-
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completion:
     coerce = type_.coerce_output_value
     return lambda value, _info, _where: coerced(coerce, value)
@@ -330,9 +342,9 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Completion:
 def _items(item: Completion) -> Completion:
     def completed(values: Any, info: GraphQLResolveInfo[Any], where: Where) -> list[Any]:
         # graphql-core takes any iterable but a string or a mapping; those are its to report.
-        if not isinstance(values, list | tuple):
+        if not isinstance(values, LISTED):
             raise Irregular
-        return [item(value, info, _at(where, index)) for index, value in enumerate(values)]
+        return [item(value, info, (where, index, None)) for index, value in enumerate(values)]
 
     return completed
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
+from enum import StrEnum
 from typing import Annotated, Any
 
 import pytest
@@ -12,7 +14,7 @@ from graphql.execution import Executor as GraphQLCoreExecutor
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
-from schema import lists
+from schema import compiled, lists
 from schema.execution import call_resolvers_directly
 from schema.lists import ListsCompletedDirectly
 from server.policy import StageCategory
@@ -43,6 +45,23 @@ class Thing:
             return self.label
 
         return label()
+
+
+class Color(StrEnum):
+    RED = "red"
+
+
+@strawberry.type
+class Loose:
+    """Leaves holding values of other types than their scalar's, as a resolver may hand over."""
+
+    text: str
+    key: strawberry.ID
+    flag: bool
+    texts: list[str]
+
+
+LOOSE: list[Any] = []
 
 
 @strawberry.type
@@ -112,6 +131,10 @@ class Query:
         return PEOPLE
 
     @strawberry.field
+    def loose(self) -> list[Loose]:
+        return LOOSE
+
+    @strawberry.field
     def slow_people(self) -> list[Slow]:
         return [SlowPerson(name="s")]
 
@@ -161,7 +184,7 @@ def schema_of(*, ours: bool, direct: bool = True, **options: Any) -> strawberry.
     """Ours: our executor, and (`direct`) the resolvers that qualify called directly."""
     if ours:
         options["execution_context_class"] = Counting
-    schema = strawberry.Schema(query=Query, types=[Person, SlowPerson], **options)
+    schema = strawberry.Schema(query=Query, types=[Person, SlowPerson, Loose], **options)
     if ours and direct:
         call_resolvers_directly(schema)
     return schema
@@ -371,6 +394,60 @@ def test_a_resolver_with_its_wrapping_or_a_middleware_leaves_the_list_to_graphql
     assert (answer["data"]["results"][1], fallbacks) == ({"shout": "NO"}, 1)
     answer, fallbacks = both("{ things { id } }", [], extensions=[Exclaim])
     assert (answer["data"]["things"], fallbacks) == ([{"id": "t1!"}, {"id": "t2!"}], 1)
+
+
+def test_leaves_of_other_types_than_their_scalar_takes_answer_as_graphql_core_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loose = [
+        unchecked(Loose, text=True, key=7, flag=1, texts=["a", 2, False, Color.RED, 1.5]),
+        unchecked(Loose, text=Color.RED, key="k", flag=False, texts=()),
+        unchecked(Loose, text="plain", key=strawberry.ID("id"), flag=True, texts=["b"]),
+    ]
+    monkeypatch.setattr(sys.modules[__name__], "LOOSE", loose)
+    answer, fallbacks = both("{ loose { text key flag texts } }", [])
+    assert fallbacks == 0
+    assert answer["data"]["loose"] == [
+        {"text": "true", "key": "7", "flag": True, "texts": ["a", "2", "false", "red", "1.5"]},
+        {"text": "red", "key": "k", "flag": False, "texts": []},
+        {"text": "plain", "key": "id", "flag": True, "texts": ["b"]},
+    ]
+    assert type(answer["data"]["loose"][1]["text"]) is Color  # as graphql-core leaves it
+
+
+def test_more_object_shapes_than_are_kept_are_compiled_again_and_answer_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compiled, "KEPT_SHAPES", 1)
+    monkeypatch.setattr(compiled, "_compiled", OrderedDict())
+    query = "{ a: things { id } b: things { label } c: things { id label } }"
+    for _ in range(2):
+        answer, fallbacks = both(query, [])
+        assert fallbacks == 0
+        assert answer["data"] == {
+            "a": [{"id": "t1"}, {"id": "t2"}],
+            "b": [{"label": None}, {"label": "b"}],
+            "c": [{"id": "t1", "label": None}, {"id": "t2", "label": "b"}],
+        }
+        assert len(compiled._compiled) == 1
+
+
+def test_a_resolver_builds_its_info_only_when_it_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[Any] = []
+    original = ListsCompletedDirectly.build_resolve_info
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ListsCompletedDirectly, "build_resolve_info", counted)
+    run("{ things { id checked parts { id } } }", [], ours=True)
+    assert len(built) == 1  # the list field's own, which graphql-core builds
+    built.clear()
+    run("{ things { id where } }", [], ours=True)
+    assert len(built) == 1 + len(THINGS)
 
 
 ARCHIVE = """mutation($ids: [ID!]!) {

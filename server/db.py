@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from pypika_tortoise.context import SqlContext
 from pypika_tortoise.terms import Term, ValueWrapper
-from tortoise import Tortoise, connections, fields
+from tortoise import Tortoise, connections, fields, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.expressions import Q
@@ -192,23 +193,36 @@ def one_of(field: str, values: Sequence[Any]) -> Q:
 _AS_READ = (fields.CharField, fields.TextField, fields.IntField, fields.BigIntField)
 
 
-def _conversion(field: fields.Field[Any]) -> Callable[[Any], Any]:
+def python_value(field: fields.Field[Any]) -> Callable[[Any], Any]:
+    """`field.to_python_value`, with shortcuts for the values most rows hold; the same
+    result for every value (tests/test_db.py, tests/test_reading.py compare them)."""
     enum_type = getattr(field, "enum_type", None)
-    if enum_type is None:
-        return field.to_python_value
-    # An enum column's stored values, looked up: Tortoise's conversion checks each value's
-    # type first, a twentieth of an identical re-sync. It still reports a value not in the
-    # enum.
-    members = {member.value: member for member in enum_type}
     to_python = field.to_python_value
+    if enum_type is not None:
+        # An enum column's stored values, looked up: Tortoise's conversion checks each
+        # value's type first, a twentieth of an identical re-sync. It still reports a
+        # value not in the enum.
+        members = {member.value: member for member in enum_type}
 
-    def convert(value: Any) -> Any:
-        try:
-            return members[value]
-        except KeyError:
+        def convert_enum(value: Any) -> Any:
+            try:
+                return members[value]
+            except KeyError:
+                return to_python(value)
+
+        return convert_enum
+    if isinstance(field, fields.DatetimeField) and timezone.get_use_tz():
+        # Tortoise reads the USE_TZ environment variable for every value, then converts
+        # an aware datetime (asyncpg's timestamptz) to the default zone; read once here.
+        zone = timezone.get_default_timezone()
+
+        def convert_datetime(value: Any) -> Any:
+            if type(value) is datetime and value.utcoffset() is not None:
+                return value.astimezone(zone)
             return to_python(value)
 
-    return convert
+        return convert_datetime
+    return to_python
 
 
 def row_decoder(
@@ -219,7 +233,7 @@ def row_decoder(
     every value of a row, which costs more than reading the rows."""
     fields_map = model._meta.fields_map
     converted = [
-        (index, _conversion(fields_map[column]))
+        (index, python_value(fields_map[column]))
         for index, column in enumerate(columns)
         if type(fields_map[column]) not in _AS_READ
     ]

@@ -12,13 +12,62 @@ awaited as usual.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from server.db import python_value
+
 M = TypeVar("M", bound=Model)
+
+
+class _Maker(Generic[M]):
+    """Models of one class from rows of the given columns, as `Model._init_from_db` makes
+    them, without a keyword dict per row or a call per column that needs no conversion:
+    for a page of 100 contacts, Tortoise's way cost more than the statement."""
+
+    def __init__(self, model: type[M], columns: Sequence[str]) -> None:
+        meta = model._meta
+        by_column: dict[str, tuple[str, Callable[[Any], Any] | None]] = {}
+        for key, attribute, _ in meta.db_native_fields:
+            by_column[key] = (attribute, None)
+        for key, attribute, field in meta.db_default_fields:
+            by_column[key] = (attribute, _unless_null(field.field_type))
+        for key, attribute, field in meta.db_complex_fields:
+            by_column[key] = (attribute, python_value(field))
+        self.model = model
+        # A partial row (`.only()`) is Tortoise's to make.
+        self.complete = sorted(columns) == sorted(by_column)
+        self.attributes = tuple(by_column[c][0] if c in by_column else c for c in columns)
+        self.converted = [
+            (index, convert)
+            for index, column in enumerate(columns)
+            if (convert := by_column.get(column, (column, None))[1]) is not None
+        ]
+        self.generated_pk = meta.db_pk_column not in meta.generated_db_fields
+        self.columns = tuple(columns)
+
+    def __call__(self, values: Sequence[Any]) -> M:
+        if not self.complete:
+            return self.model._init_from_db(**dict(zip(self.columns, values, strict=True)))
+        if self.converted:
+            values = list(values)
+            for index, convert in self.converted:
+                values[index] = convert(values[index])
+        instance = self.model.__new__(self.model)
+        state = instance.__dict__
+        state["_partial"] = False
+        state["_saved_in_db"] = True
+        state["_custom_generated_pk"] = self.generated_pk
+        state["_await_when_save"] = {}
+        state.update(zip(self.attributes, values, strict=True))
+        return instance
+
+
+def _unless_null(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: value if value is None else convert(value)
 
 
 class _Relation:
@@ -26,9 +75,9 @@ class _Relation:
 
     def __init__(self, name: str, model: type[Model], start: int, columns: list[str]) -> None:
         self.attribute = f"_{name}"  # where Tortoise keeps a fetched relation
-        self.model = model
+        self.make = _Maker(model, columns)
         self.start = start
-        self.columns = columns
+        self.end = start + len(columns)
         self.pk_index = start + columns.index(model._meta.db_pk_column)
         self.by_key: dict[Any, Model] = {}
 
@@ -38,9 +87,7 @@ class _Relation:
             return None  # no related row: a left join's nulls
         found = self.by_key.get(key)
         if found is None:
-            own = values[self.start : self.start + len(self.columns)]
-            found = self.model._init_from_db(**dict(zip(self.columns, own, strict=True)))
-            self.by_key[key] = found
+            found = self.by_key[key] = self.make(values[self.start : self.end])
         return found
 
 
@@ -74,12 +121,12 @@ async def models_of(query: QuerySet[M]) -> list[M]:
         columns = [key.split(".", 1)[1] for key in keys[start : start + count]]
         relations.append(_Relation(str(path[1]), model, start, columns))
         start += count
-    own_keys = keys[:own]
+    make = _Maker(query.model, keys[:own])
     annotations = list(query._annotations)
     made: list[M] = []
     for row in rows:
         values = tuple(row)
-        instance = query.model._init_from_db(**dict(zip(own_keys, values[:own], strict=True)))
+        instance = make(values[:own])
         for annotation in annotations:
             object.__setattr__(instance, annotation, row[annotation])
         for relation in relations:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from conftest import World, count_statements
@@ -156,3 +156,20 @@ def test_a_stored_value_outside_the_enum_is_refused_as_tortoise_refuses_it() -> 
         Contact._meta.fields_map["status"].to_python_value("sleeping")
     with pytest.raises(ValueError, match="sleeping"):
         decode(["sleeping"])
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        datetime(2026, 3, 4, 5, 6, 7, 8, tzinfo=UTC),  # asyncpg's timestamptz
+        datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 3, 4, 5, 6, 7),  # naive
+        "2026-03-04 05:06:07.000008+00:00",  # SQLite's text
+        None,
+    ],
+)
+async def test_a_datetime_converts_as_tortoise_converts_it(database: str, stored: object) -> None:
+    field = Contact._meta.fields_map["archived_at"]
+    ours, theirs = db.python_value(field)(stored), field.to_python_value(stored)
+    assert ours == theirs
+    assert getattr(ours, "tzinfo", None) is getattr(theirs, "tzinfo", None)

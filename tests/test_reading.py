@@ -13,13 +13,19 @@ from server.models import Contact
 from server.policy import StageCategory
 from server.reading import models_of
 
+# What Tortoise records on a model about where it came from.
+RECORDED = ("_partial", "_saved_in_db", "_custom_generated_pk", "_await_when_save")
+
 
 def fields_of(model: Model | None) -> dict[str, Any] | None:
-    """A model's columns, and what Tortoise records about where it came from."""
+    """A model's attributes but its fetched relations, with each value's type and zone."""
     if model is None:
         return None
-    columns = {name: getattr(model, name) for name in model._meta.db_fields}
-    return {**columns, "_partial": model._partial, "_saved_in_db": model._saved_in_db}
+    return {
+        name: (value, type(value), getattr(value, "tzinfo", None))
+        for name, value in vars(model).items()
+        if not name.startswith("_") or name in RECORDED
+    }
 
 
 def described(contact: Contact, relations: tuple[str, ...]) -> dict[str, Any]:

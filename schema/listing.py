@@ -169,7 +169,8 @@ async def contact_connection(
         # Asked for before this list's page is read, so that the counts of every list in a
         # response (each audience's, say) go in one batch; total_count finds it cached.
         info.context.loaders.contact_count.load(narrowing)
-    query = contacts_matching(info.context.viewer.workspace_id, *narrowing)
+    workspace = info.context.viewer.workspace_id
+    query = contacts_matching(workspace, *narrowing)
     fields = node_fields(info)
     joined = _joined_relations(fields)
     result = await page(
@@ -179,6 +180,7 @@ async def contact_connection(
         after=after,
         last=last,
         before=before,
+        same_query_as=(workspace, narrowing, tuple(joined)),
     )
     preloaded = await _preload(info.context.loaders, result.contacts, fields, joined)
     edges = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -29,7 +30,7 @@ from server.policy import (
     Requirement,
     StageCategory,
 )
-from server.reading import models_of
+from server.reading import Statement, models_of, models_read, statement_of
 from server.tallies import tally
 
 DEFAULT_PAGE_SIZE = 50
@@ -365,6 +366,30 @@ def _beyond(order: Order, values: list[Any], *, forward: bool) -> Q:
     return result
 
 
+# First pages' statements kept (see `_first_page`): every audience of a few hundred
+# workspaces; an entry is a statement's text and its few values.
+KEPT_FIRST_PAGES = 512
+_first_pages: OrderedDict[Hashable, Statement[Contact]] = OrderedDict()
+
+
+async def _first_page(query: QuerySet[Contact], key: Hashable) -> list[Contact]:
+    """A first page read with the statement made for the same key before: most requests for
+    a list are for its first page, and building its statement through the query builder
+    cost as much as running it. Nothing in a statement depends on time or on the rows."""
+    key = (key, Contact._choose_db().capabilities.dialect)
+    statement = _first_pages.get(key)
+    if statement is None:
+        statement = statement_of(query)
+        if statement is None:
+            return await models_of(query)
+        _first_pages[key] = statement
+        while len(_first_pages) > KEPT_FIRST_PAGES:
+            _first_pages.popitem(last=False)
+    else:
+        _first_pages.move_to_end(key)
+    return await models_read(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     contacts: list[Contact]
@@ -389,8 +414,12 @@ async def page(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
+    same_query_as: Hashable | None = None,
 ) -> Page:
-    """One page of `query`, by keyset (cursors stay valid while rows are added or removed)."""
+    """One page of `query`, by keyset (cursors stay valid while rows are added or removed).
+
+    `same_query_as`: a key the caller gives only to queries built alike from the same
+    values; a first page's statement is then kept under it (see `_first_page`)."""
     if first is not None and last is not None:
         raise BadUserInput("Give 'first' or 'last', not both.")
     backward = last is not None or (before is not None and first is None)
@@ -400,7 +429,11 @@ async def page(
         query = query.filter(_beyond(order, _decode_cursor(after, order), forward=True))
     if before is not None:
         query = query.filter(_beyond(order, _decode_cursor(before, order), forward=False))
-    rows = await models_of(ordered(query, order, reverse=backward).limit(size + 1))
+    query = ordered(query, order, reverse=backward).limit(size + 1)
+    if same_query_as is not None and after is None and before is None:
+        rows = await _first_page(query, (same_query_as, order, size, backward))
+    else:
+        rows = await models_of(query)
     has_more = len(rows) > size
     rows = rows[:size]
     if backward:

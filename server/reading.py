@@ -13,8 +13,10 @@ awaited as usual.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -91,8 +93,22 @@ class _Relation:
         return found
 
 
-async def models_of(query: QuerySet[M]) -> list[M]:
-    """What `await query` returns, read with one model per related row's key."""
+@dataclass(frozen=True, slots=True)
+class Statement(Generic[M]):
+    """A queryset's SQL and what its rows hold: the model's columns, then each joined
+    relation's (its name, model and number of columns), then the annotations."""
+
+    sql: str
+    parameters: tuple[Any, ...]
+    model: type[M]
+    own_columns: int
+    relations: tuple[tuple[str, type[Model], int], ...]
+    annotations: tuple[str, ...]
+
+
+def statement_of(query: QuerySet[M]) -> Statement[M] | None:
+    """The statement `models_of` sends for `query`, or None when Tortoise reads it itself
+    (`.only()`, prefetching, nested or column-less relations, `.first()`, no relation)."""
     if (
         query._fields_for_select
         or query._prefetch_map
@@ -100,29 +116,51 @@ async def models_of(query: QuerySet[M]) -> list[M]:
         or query._single
         or not query._select_related
     ):
-        return await query
+        return None
     query._choose_db_if_not_chosen()
     query._make_query()
     base, *joined = query._select_related_idx
     paths: list[tuple[str | None, ...]] = [tuple(entry[4]) for entry in joined]
     if any(len(path) != 2 or entry[1] == 0 for entry, path in zip(joined, paths, strict=True)):
-        return await query  # nested or column-less relations: Tortoise's own way
+        return None
     sql, parameters = query.query.get_parameterized_sql()
-    assert query._db is not None
-    _, rows = await query._db.execute_query(sql, parameters)
+    return Statement(
+        sql,
+        tuple(parameters),
+        query.model,
+        base[1],
+        tuple(
+            (str(path[1]), entry[0], entry[1]) for entry, path in zip(joined, paths, strict=True)
+        ),
+        tuple(query._annotations),
+    )
+
+
+async def models_of(query: QuerySet[M]) -> list[M]:
+    """What `await query` returns, read with one model per related row's key."""
+    statement = statement_of(query)
+    if statement is None:
+        return await query
+    return await models_read(statement, query._db)
+
+
+async def models_read(statement: Statement[M], client: BaseDBAsyncClient | None = None) -> list[M]:
+    """The models of a statement `statement_of` made (and the caller may have kept), read
+    through `client`, else the connection the model reads from now."""
+    client = client or statement.model._choose_db()
+    _, rows = await client.execute_query(statement.sql, list(statement.parameters))
     if not rows:
         return []
     keys = list(rows[0].keys())
-    own = base[1]
+    own = statement.own_columns
     relations: list[_Relation] = []
     start = own
-    for entry, path in zip(joined, paths, strict=True):
-        model, count = entry[0], entry[1]
+    for name, model, count in statement.relations:
         columns = [key.split(".", 1)[1] for key in keys[start : start + count]]
-        relations.append(_Relation(str(path[1]), model, start, columns))
+        relations.append(_Relation(name, model, start, columns))
         start += count
-    make = _Maker(query.model, keys[:own])
-    annotations = list(query._annotations)
+    make = _Maker(statement.model, keys[:own])
+    annotations = statement.annotations
     made: list[M] = []
     for row in rows:
         values = tuple(row)

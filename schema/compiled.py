@@ -10,7 +10,7 @@ as before, so graphql-core completes the list again and reports it.
 No text from a request goes into the source: response keys (a client's aliases), the
 coercions and the steps are passed in the namespace, and attribute names are the
 schema's own Python identifiers. The source depends only on the object's shape, so its
-compiled code is kept (bounded) and each request binds its own values to it.
+compiled code is kept by shape (bounded) and each request binds its own values to it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,16 @@ _UNCHANGED: dict[Callable[[Any], Any], str] = {
     serialize_boolean: "bool",
 }
 
-_compiled: OrderedDict[str, CodeType] = OrderedDict()
+# Compiled code by shape: per field, None for a step, else how its leaf is read.
+_Shape = tuple[bool, tuple["_LeafShape | None", ...]]
+_compiled: OrderedDict[_Shape, CodeType] = OrderedDict()
+
+
+class _LeafShape(NamedTuple):
+    attribute: str | None  # read as `source.<attribute>`, else through its `read`
+    nullable: bool
+    listed: bool
+    unchanged: str | None  # the type its coercion returns as it is
 
 
 class Leaf(NamedTuple):
@@ -65,42 +74,56 @@ def compiled_object(
         "is_type_of": is_type_of,
         "LISTED": LISTED,
     }
-    lines = ["def completed(source, info, where):"]
-    if is_type_of is not None:
-        lines += ["    if is_type_of(source, info) is not True:", "        raise Irregular"]
+    leaves: list[_LeafShape | None] = []
     for n, part in enumerate(fields):
         namespace[f"k{n}"] = part.key
         if isinstance(part, Step):
             namespace[f"s{n}"] = part.step
-            lines.append(f"    f{n} = s{n}(source, info, where)")
-        else:
-            lines += _leaf_lines(n, part.field, namespace)
-    items = ", ".join(f"k{n}: f{n}" for n in range(len(fields)))
-    lines.append(f"    return {{{items}}}")
-    source = "\n".join(lines)
-    code = _compiled.get(source)
+            leaves.append(None)
+            continue
+        field = part.field
+        attribute = field.attribute
+        if attribute is None or not _is_attribute_name(attribute):
+            attribute = None
+            namespace[f"r{n}"] = field.read
+        namespace[f"c{n}"] = field.coerce
+        unchanged = _UNCHANGED.get(field.coerce)
+        leaves.append(_LeafShape(attribute, field.nullable, field.listed, unchanged))
+    shape: _Shape = (is_type_of is not None, tuple(leaves))
+    code = _compiled.get(shape)
     if code is None:
-        code = _compiled[source] = compile(source, "<schema.compiled>", "exec")
+        source = _source(shape)
+        code = _compiled[shape] = compile(source, "<schema.compiled>", "exec")
         while len(_compiled) > KEPT_SHAPES:
             _compiled.popitem(last=False)
     else:
-        _compiled.move_to_end(source)
+        _compiled.move_to_end(shape)
     exec(code, namespace)  # noqa: S102 - source made of fixed text and identifiers only
     completed: Callable[[Any, Any, Any], Any] = namespace["completed"]
     return completed
 
 
-def _leaf_lines(n: int, field: PlainField, namespace: dict[str, Any]) -> list[str]:
-    namespace[f"c{n}"] = field.coerce
-    if field.attribute is not None and _is_attribute_name(field.attribute):
-        read = f"source.{field.attribute}"
-    else:
-        namespace[f"r{n}"] = field.read
-        read = f"r{n}(source)"
+def _source(shape: _Shape) -> str:
+    checks_type, leaves = shape
+    lines = ["def completed(source, info, where):"]
+    if checks_type:
+        lines += ["    if is_type_of(source, info) is not True:", "        raise Irregular"]
+    for n, leaf in enumerate(leaves):
+        if leaf is None:
+            lines.append(f"    f{n} = s{n}(source, info, where)")
+        else:
+            lines += _leaf_lines(n, leaf)
+    items = ", ".join(f"k{n}: f{n}" for n in range(len(leaves)))
+    lines.append(f"    return {{{items}}}")
+    return "\n".join(lines)
+
+
+def _leaf_lines(n: int, leaf: _LeafShape) -> list[str]:
+    read = f"source.{leaf.attribute}" if leaf.attribute is not None else f"r{n}(source)"
     lines = [f"    v = {read}", "    if v is None:"]
-    lines.append(f"        f{n} = None" if field.nullable else "        raise Irregular")
-    unchanged = _UNCHANGED.get(field.coerce)
-    if field.listed:
+    lines.append(f"        f{n} = None" if leaf.nullable else "        raise Irregular")
+    unchanged = leaf.unchanged
+    if leaf.listed:
         kept = f"x if type(x) is {unchanged} else " if unchanged else ""
         lines += [
             "    elif not isinstance(v, LISTED):",

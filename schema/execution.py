@@ -13,6 +13,7 @@ wrapping of resolvers that take nothing but `self` and `info`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from contextlib import suppress
@@ -75,8 +76,10 @@ class Irregular(Exception):
     """The value needs graphql-core's own completion (which reports what is wrong with it)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def plain_field(parent_type: GraphQLObjectType, name: str) -> PlainField | None:
-    """How to complete `parent_type.name` directly, or None when graphql-core must."""
+    """How to complete `parent_type.name` directly, or None when graphql-core must; kept
+    per type and name, as the schema does not change (lists plan each request anew)."""
     if name == "__typename":
         # What graphql-core's meta field resolves to on an object type (a union's member
         # included): the type's name. A bulk action's results select it on every item.

@@ -190,7 +190,7 @@ def test_the_api_completes_attribute_leaves_in_place_and_nothing_else(
     type_name: str, field: str, plain: bool
 ) -> None:
     parent = api_schema._schema.type_map[type_name]
-    completed = plain_field(parent, field)  # type: ignore[arg-type]
+    completed = plain_field(parent, field)
     assert (completed is not None) is plain
     if completed is not None and field != "__typename":
         # Read as Strawberry's default resolver would, straight from the attribute.

@@ -381,7 +381,7 @@ async def _first_page(query: QuerySet[Contact], key: Hashable) -> list[Contact]:
     if statement is None:
         statement = statement_of(query)
         if statement is None:
-            return await models_of(query)
+            return await query  # what models_of does with a query statement_of declines
         _first_pages[key] = statement
         while len(_first_pages) > KEPT_FIRST_PAGES:
             _first_pages.popitem(last=False)

@@ -42,11 +42,12 @@ class _Maker(Generic[M]):
         self.model = model
         # A partial row (`.only()`) is Tortoise's to make.
         self.complete = sorted(columns) == sorted(by_column)
-        self.attributes = tuple(by_column[c][0] if c in by_column else c for c in columns)
+        known = columns if self.complete else ()
+        self.attributes = tuple(by_column[column][0] for column in known)
         self.converted = [
             (index, convert)
-            for index, column in enumerate(columns)
-            if (convert := by_column.get(column, (column, None))[1]) is not None
+            for index, column in enumerate(known)
+            if (convert := by_column[column][1]) is not None
         ]
         self.generated_pk = meta.db_pk_column not in meta.generated_db_fields
         self.columns = tuple(columns)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -19,7 +22,11 @@ TOKEN_PREFIX = "cs_"  # noqa: S105 (a marker that makes leaked tokens easy to sc
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_token_columns = row_decoder(ApiToken, ("id", "token_hash", "last_used_at"))
+
+@functools.cache
+def _token_columns() -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    # Made on first use: the decoder reads Tortoise's zone, which Tortoise.init sets.
+    return row_decoder(ApiToken, ("id", "token_hash", "last_used_at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,7 @@ async def authenticate(token: str) -> Viewer | None:
     _, rows = await client.execute_query(sql, p.values)
     if not rows:
         return None
-    token_id, token_hash, last_used_at = _token_columns(tuple(rows[0])[:3])
+    token_id, token_hash, last_used_at = _token_columns()(tuple(rows[0])[:3])
     user_id, workspace_id, role = tuple(rows[0])[3:]
     if not hmac.compare_digest(token_hash, digest):
         return None

@@ -1,19 +1,45 @@
 # contacts-server: the GraphQL API, as a small image that runs as a non-root user.
 #
-# The steps are the README's "Install without Docker" steps: `pip install .` (no dev
-# extras), then `contacts-server serve`, which applies pending migrations before serving.
-# Configuration comes from the environment (see the README's "Configuration").
+# Three stages: the playground's JavaScript and CSS from npm, the Python environment from
+# uv.lock (the locked versions, without the dev tools), and the image itself, which has
+# neither npm nor uv. Configuration comes from the environment (docs/configuration.md).
 #
 #   docker build -t contacts-server .
 #   docker run --rm -p 8000:8000 -e DATABASE_URL=postgres://... contacts-server
 
+# ---------------------------------------------------------------- the playground's files
+FROM node:20-slim AS playground
+WORKDIR /playground
+COPY playground/package.json playground/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# ---------------------------------------------------------------- the Python environment
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    UV_COMPILE_BYTECODE=1 \
+    UV_PYTHON_DOWNLOADS=never
+
+# The same uv as the Makefile's (UV_VERSION there).
+RUN pip install "uv==0.13.8"
+
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+COPY server ./server
+COPY schema ./schema
+# --locked: refuse a uv.lock that does not match pyproject.toml; the project itself is
+# installed like any package (not editable), so the image needs no source tree at run time.
+RUN uv sync --locked --no-dev --no-editable
+
+# ---------------------------------------------------------------- the image
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore
+    PATH="/app/.venv/bin:$PATH" \
+    PLAYGROUND_ASSETS_DIR=/app/playground/node_modules
 
 # The account the server runs as: no login shell, no password, owns nothing but its data.
 RUN groupadd --system --gid 10001 contacts \
@@ -21,13 +47,8 @@ RUN groupadd --system --gid 10001 contacts \
         --home-dir /nonexistent --shell /usr/sbin/nologin contacts
 
 WORKDIR /app
-
-# Only what the package needs; .dockerignore keeps the rest (and any .env) out of the context.
-COPY pyproject.toml README.md ./
-COPY server ./server
-COPY schema ./schema
-
-RUN pip install .
+COPY --from=build /app/.venv /app/.venv
+COPY --from=playground /playground/node_modules /app/playground/node_modules
 
 # The default DATABASE_URL is an SQLite file under ./data: give the user that directory,
 # so that `docker run` without a DATABASE_URL works too (mount a volume there to keep it).

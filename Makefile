@@ -1,74 +1,158 @@
 # Developer entry points. `make` alone lists the targets.
+#
+# Python packages come from uv.lock, installed by uv (which this file installs itself, into
+# .tools/, from PyPI). Debian packages (Chromium, the PostgreSQL 15 server, Node.js) are
+# installed by apt only when missing: `system-deps`.
 
 SHELL       := /bin/bash
 PYTHON      ?= python3
 VENV        := .venv
 BIN         := $(VENV)/bin
-STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
+HOST        ?= 127.0.0.1
+PORT        ?= 8000
+
+UV_VERSION  := 0.13.8
+TOOLS       := .tools
+UV          := $(TOOLS)/bin/uv
+# uv uses the machine's Python (PYTHON) and never downloads one (pyproject.toml [tool.uv]).
+export UV_PYTHON := $(PYTHON)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+DEV_STAMP   := $(VENV)/.installed-dev
+SERVE_STAMP := $(VENV)/.installed-serve
+BENCH_STAMP := $(VENV)/.installed-bench
+
+# The suite on the newest (or, for the floors, the oldest) versions pyproject.toml allows,
+# each in a venv of its own: uv.lock and .venv stay as they are.
+NEWEST      := .venv-newest
+LOWEST      := .venv-lowest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve test test-sqlite test-postgres lint audit check
+.PHONY: help venv serve playground test test-sqlite test-postgres lint audit docs check \
+	system-deps browser-deps test-newest test-lowest lock bench
 
 help: ## List the targets
 	@echo "Targets:"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 	@echo
-	@echo "Pass extra pytest options with PYTEST_ARGS, e.g. make test PYTEST_ARGS='-x -k merge'."
+	@echo "Pass extra pytest options with PYTEST_ARGS, e.g. make test PYTEST_ARGS='-x -k merge';"
+	@echo "serve elsewhere with make serve PORT=8100 (HOST=0.0.0.0 to listen on every address)."
 
-venv: $(STAMP) ## Create .venv and install the project with its dev extras
+# ---------------------------------------------------------------- Python environment
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-# Re-install only when pyproject.toml is newer than the stamp.
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e ".[dev]"
-	touch $(STAMP)
+venv: $(DEV_STAMP) ## Create .venv from uv.lock: the project, its dev tools and docs tools
 
-serve: venv ## Run the server with demo data
-	$(BIN)/contacts-server serve --demo
+# --locked: fail, rather than resolve anew, when uv.lock does not match pyproject.toml.
+$(DEV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	rm -f $(SERVE_STAMP) $(BENCH_STAMP)
+	touch $@
 
-test: venv ## Run the tests on SQLite, then on PostgreSQL; fail if either fails
+# What serving needs and nothing else; --inexact keeps dev tools a developer already has.
+$(SERVE_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --no-dev --inexact
+	touch $@
+
+lock: | $(UV) ## Resolve uv.lock again after changing pyproject.toml (add --upgrade via LOCK_ARGS)
+	$(UV) lock $(LOCK_ARGS)
+
+# ---------------------------------------------------------------- serving
+# The playground's JavaScript and CSS (GraphiQL, React), served by the server itself.
+PLAYGROUND_MODULES := playground/node_modules
+PLAYGROUND_ALL     := $(PLAYGROUND_MODULES)/.installed-all
+PLAYGROUND_RUNTIME := $(PLAYGROUND_MODULES)/.installed-runtime
+
+playground: ## The playground's files (npm ci --omit=dev), unless already installed
+	@if [[ -e $(PLAYGROUND_ALL) && $(PLAYGROUND_ALL) -nt playground/package-lock.json ]] || \
+	    [[ -e $(PLAYGROUND_RUNTIME) && $(PLAYGROUND_RUNTIME) -nt playground/package-lock.json ]]; then \
+		:; \
+	elif command -v npm >/dev/null; then \
+		npm ci --prefix playground --omit=dev --no-audit --no-fund && touch $(PLAYGROUND_RUNTIME); \
+	else \
+		echo "No npm: the playground will say how to install its files (npm ci --prefix playground --omit=dev)." >&2; \
+	fi
+
+serve: $(SERVE_STAMP) playground ## Serve with demo data on HOST:PORT (default 127.0.0.1:8000)
+	$(BIN)/contacts-server serve --demo --host $(HOST) --port $(PORT)
+
+# ---------------------------------------------------------------- system packages
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps: ## Debian packages the tests need, installed only when missing
+	@missing=(); \
+	test -x /usr/bin/chromium || missing+=(chromium); \
+	test -x /usr/lib/postgresql/15/bin/postgres || missing+=(postgresql-15); \
+	command -v node >/dev/null || missing+=(nodejs); \
+	command -v npm >/dev/null || missing+=(npm); \
+	if (( $${#missing[@]} )); then \
+		echo "Installing with apt-get: $${missing[*]}"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends "$${missing[@]}"; \
+	fi
+
+# Chromium, node and the playground's npm packages with its test driver (playwright-core).
+browser-deps: system-deps ## What the playground's browser test needs
+	@if [[ ! -e $(PLAYGROUND_ALL) || playground/package-lock.json -nt $(PLAYGROUND_ALL) ]]; then \
+		npm ci --prefix playground --no-audit --no-fund && touch $(PLAYGROUND_ALL); \
+	fi
+
+# ---------------------------------------------------------------- tests and checks
+# The suite on SQLite, then on PostgreSQL, with the Python of $(1); fails if either fails.
+define both_passes
 	@status=0; \
-	$(BIN)/python -m pytest --db=sqlite $(PYTEST_ARGS) || status=$$?; \
-	$(BIN)/python -m pytest --db=postgres $(PYTEST_ARGS) || status=$$?; \
+	$(1)/python -m pytest --db=sqlite $(PYTEST_ARGS) || status=$$?; \
+	$(1)/python -m pytest --db=postgres $(PYTEST_ARGS) || status=$$?; \
 	exit $$status
+endef
 
-test-sqlite: venv ## Run the tests on SQLite only
+test: $(DEV_STAMP) browser-deps ## Run the tests on SQLite, then on PostgreSQL; fail if either fails
+	$(call both_passes,$(BIN))
+
+test-sqlite: $(DEV_STAMP) browser-deps ## Run the tests on SQLite only
 	$(BIN)/python -m pytest --db=sqlite $(PYTEST_ARGS)
 
-test-postgres: venv ## Run the tests on PostgreSQL only
+test-postgres: $(DEV_STAMP) browser-deps ## Run the tests on PostgreSQL only
 	$(BIN)/python -m pytest --db=postgres $(PYTEST_ARGS)
 
-lint: venv ## ruff check, ruff format --check, mypy
+# A venv of $(1) with the project and its dev group at the $(2) versions the ranges allow.
+define resolved_venv
+	$(UV) venv --quiet --allow-existing $(1)
+	VIRTUAL_ENV=$(1) $(UV) pip install --quiet --resolution $(2) --upgrade -e . --group dev
+	VIRTUAL_ENV=$(1) $(UV) pip list --format freeze > $(1)/versions.txt
+	@echo "Versions: $(1)/versions.txt"
+endef
+
+test-newest: browser-deps | $(UV) ## The suite on the newest versions pyproject.toml allows (an upgrade, tried)
+	$(call resolved_venv,$(NEWEST),highest)
+	$(call both_passes,$(NEWEST)/bin)
+
+test-lowest: browser-deps | $(UV) ## The suite on the lowest versions pyproject.toml allows (its floors)
+	$(call resolved_venv,$(LOWEST),lowest-direct)
+	$(call both_passes,$(LOWEST)/bin)
+
+lint: $(DEV_STAMP) ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The playground's browser test (tests/test_playground_browser.py) needs Debian's Chromium,
-# node and npm, and playground/node_modules; CI runs this before `make check`.
-.PHONY: browser-deps
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-browser-deps: ## Chromium, node and the playground's npm packages (for its browser test)
-	@if ! test -x /usr/bin/chromium || ! command -v npm >/dev/null; then \
-		$(SUDO) apt-get update && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium nodejs npm; \
-	fi
-	npm ci --prefix playground --no-audit --no-fund
+docs: $(DEV_STAMP) ## Build the docs site (mkdocs.yml) into site/; warnings are errors
+	$(BIN)/mkdocs build --strict --site-dir site
 
-audit: venv ## GraphQL over HTTP: graphql-http's server audits against a real server (node)
+audit: $(DEV_STAMP) system-deps ## GraphQL over HTTP: graphql-http's server audits against a real server (node)
 	BIN=$(abspath $(BIN)) bash audit/run.sh
 
-check: lint audit test ## lint + audit + test (what CI runs)
+check: lint docs audit test ## lint + docs + audit + test (what CI runs)
 
 # ---------------------------------------------------------------- benchmarks
-BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_ARGS  ?=
 
-$(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install -e ".[dev,bench]"
-	touch $(BENCH_STAMP)
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(UV) sync --locked --group bench
+	touch $@
 
-.PHONY: bench
 bench: $(BENCH_STAMP) ## Benchmarks vs raw SQL and PostGraphile, SQLite and PostgreSQL (BENCH_ARGS=--quick)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

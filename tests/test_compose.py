@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+MAKEFILE = ROOT / "Makefile"
 README = ROOT / "README.md"
 
 # Settings compose must refuse to start without, rather than fall back to empty.
@@ -207,8 +208,23 @@ def test_every_interpolation_either_has_a_default_or_is_required() -> None:
 # ---------------------------------------------------------------- the Dockerfile
 
 
-def test_the_image_builds_on_python_3_11_slim() -> None:
-    assert arguments_of("FROM") == ["python:3.11-slim"]
+def test_the_image_builds_on_python_3_11_slim_with_its_files_from_npm_and_uv_lock() -> None:
+    assert arguments_of("FROM") == [
+        "node:20-slim AS playground",
+        "python:3.11-slim AS build",
+        "python:3.11-slim",
+    ]
+    # The image itself gets the two stages' results, not their tools.
+    assert arguments_of("COPY")[-2:] == [
+        "--from=build /app/.venv /app/.venv",
+        "--from=playground /playground/node_modules /app/playground/node_modules",
+    ]
+    assert "PLAYGROUND_ASSETS_DIR=/app/playground/node_modules" in " ".join(arguments_of("ENV"))
+
+
+def test_the_image_installs_the_uv_the_makefile_installs() -> None:
+    (version,) = re.findall(r"^UV_VERSION\s*:=\s*(\S+)$", MAKEFILE.read_text(), re.MULTILINE)
+    assert f'pip install "uv=={version}"' in arguments_of("RUN")
 
 
 def test_the_image_runs_as_a_non_root_user() -> None:
@@ -219,14 +235,15 @@ def test_the_image_runs_as_a_non_root_user() -> None:
     assert keywords.index("USER") < keywords.index("ENTRYPOINT")
 
 
-def test_the_image_installs_the_package_without_dev_extras() -> None:
-    installs = [run for run in arguments_of("RUN") if "pip install" in run]
-    assert installs == ["pip install ."]
+def test_the_image_installs_the_locked_versions_without_dev_tools() -> None:
+    installs = [run for run in arguments_of("RUN") if "uv sync" in run]
+    assert installs == ["uv sync --locked --no-dev --no-editable"]
+    assert "npm ci --omit=dev --no-audit --no-fund" in arguments_of("RUN")
 
 
 def test_the_install_command_is_the_one_the_readme_documents() -> None:
-    (install,) = [run for run in arguments_of("RUN") if "pip install" in run]
-    assert install in readme_manual_steps()
+    (install,) = [run for run in arguments_of("RUN") if "uv sync" in run]
+    assert install in " ".join(readme_manual_steps())
 
 
 def test_the_image_starts_with_the_command_the_readme_documents() -> None:
@@ -264,4 +281,5 @@ def test_the_build_context_leaves_out_local_state_caches_and_secrets() -> None:
     assert {".git", ".venv", ".env", "data", "node_modules", "__pycache__"} <= ignored
     assert {".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"} <= ignored
     # What the Dockerfile copies must stay in the context.
-    assert not {"pyproject.toml", "README.md", "server", "schema"} & ignored
+    assert not {"pyproject.toml", "uv.lock", "README.md", "server", "schema"} & ignored
+    assert {"playground/*", "!playground/package.json", "!playground/package-lock.json"} <= ignored

@@ -111,6 +111,20 @@ async def create_user(workspace_name: str, email: str, name: str, role: Role) ->
     return user, token
 
 
+async def create_token(workspace_name: str, email: str) -> tuple[User, str]:
+    """A new API token for the user with `email` in the named workspace; its others stay valid."""
+    workspace_name, email = workspace_name.strip(), email.strip().lower()
+    user = await User.get_or_none(workspace__name=workspace_name, email=email)
+    if user is None:
+        if not await Workspace.exists(name=workspace_name):
+            raise BadUserInput(f"There is no workspace '{workspace_name}'.")
+        raise BadUserInput(
+            f"No user with the email {email} in workspace '{workspace_name}': "
+            "create one with `contacts-server create-user`."
+        )
+    return user, await issue_token(user)
+
+
 async def issue_token(user: User, name: str = "api") -> str:
     token = new_token()
     await ApiToken.create(user=user, token_hash=hash_token(token), name=name)

@@ -1,4 +1,4 @@
-"""The `contacts-server` command: serve, migrate, create-user, export-schema.
+"""The `contacts-server` command: serve, migrate, create-user, create-token, export-schema, ...
 
 Configuration comes from the environment (and `.env`); `--database-url` overrides
 DATABASE_URL for the command and for the server it starts. Failures are one line on
@@ -9,7 +9,9 @@ configuration is wrong.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -200,6 +202,9 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
     settings = load_settings(database_url)
     url = settings.database_url
     address = f"http://{f'[{host}]' if ':' in host else host}:{port}/graphql"
+    # Before any migration or token: a token printed by a server that then cannot listen
+    # would be one the user copies for nothing.
+    _check_can_listen(host, port)
 
     async def prepare() -> None:
         echo_migrations(await apply_migrations(url))
@@ -223,6 +228,23 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
         # On SIGTERM, requests in flight get this long to finish.
         timeout_graceful_shutdown=30,
     )
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail, with what to do instead, when nothing could listen on host:port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a server just stopped is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise Failed(
+                    f"Port {port} on {host} is in use by another program: stop it, or choose "
+                    f"another port (--port {port + 100}; with make: make serve PORT={port + 100})."
+                ) from None
+            raise Failed(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
 
 
 async def _demo(settings: Settings, address: str) -> None:
@@ -291,6 +313,32 @@ def create_user(database_url: str | None, workspace: str, email: str, name: str,
             stages = ", ".join(label for label, _ in DEFAULT_STAGES)
             what += f" (a new workspace, with the stages {stages})"
         return what + ".", token
+
+    what, token = run(connected(settings.database_url, work))
+    click.echo(what)
+    click.echo(f"API token (shown only once). {TOKEN_HINT}")
+    click.echo(token)
+
+
+CREATE_TOKEN_EXAMPLE = "contacts-server create-token --workspace Demo --email sam@demo.example"  # noqa: S105
+
+
+@main.command("create-token", epilog=f"Example: {CREATE_TOKEN_EXAMPLE}")
+@click.option("--workspace", required=True, help="The user's workspace.")
+@click.option("--email", required=True, help="The user's email address.")
+@click.pass_obj
+def create_token(database_url: str | None, workspace: str, email: str) -> None:
+    """Print a new API token for an existing user; the user's other tokens stay valid.
+
+    The token is printed alone on the last line; it is shown only this once.
+    """
+    settings = load_settings(database_url)
+
+    async def work() -> tuple[str, str]:
+        from server import auth
+
+        user, token = await auth.create_token(workspace, email)
+        return f"A new token for {user.role.value} {user.name} <{user.email}>.", token
 
     what, token = run(connected(settings.database_url, work))
     click.echo(what)

@@ -28,6 +28,7 @@ from server.cli import main
 from server.contact_text import display_name, search_text, sort_name
 from server.demo import BUCKETS, CONTACT_COUNT, DEMO_ADMIN_EMAIL, TAGS, fill_demo
 from server.models import (
+    ApiToken,
     Bucket,
     Contact,
     ContactBucket,
@@ -50,7 +51,7 @@ from server.policy import (
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60.0
-COMMANDS = ("serve", "migrate", "create-user", "export-schema")
+COMMANDS = ("serve", "migrate", "create-user", "create-token", "export-schema")
 
 
 @dataclass
@@ -247,6 +248,52 @@ def test_create_user_rejects_an_unknown_role() -> None:
     assert "Traceback" not in result.output
 
 
+# ---------------------------------------------------------------- create-token
+
+
+async def test_create_token_prints_a_new_token_for_an_existing_user(
+    world: World, database: str, tmp_path: Path
+) -> None:
+    ran = await contacts_server(
+        "--database-url", database, "create-token", "--workspace", " Acme ",
+        "--email", "VIEWER@acme.test", cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.code == 0, ran.stderr
+    assert ran.stderr == ""
+    token = ran.last_line
+    assert token.startswith("cs_")
+    assert token not in ran.stdout.rstrip("\n").splitlines()[:-1]
+    viewer = await authenticate(token)
+    assert viewer is not None
+    assert (viewer.user_id, viewer.role) == (world.viewer.user.id, Role.VIEWER)
+    # The user's other token still works: a new one is added, none replaced.
+    assert await authenticate(world.viewer.token) is not None
+    assert await User.all().count() == 3
+
+
+@pytest.mark.parametrize(
+    ("workspace", "email", "says"),
+    [
+        ("Acme", "nobody@acme.test", "No user with the email nobody@acme.test"),
+        ("Nowhere", "viewer@acme.test", "There is no workspace 'Nowhere'"),
+    ],
+)
+async def test_create_token_for_someone_unknown_fails_and_makes_no_token(
+    world: World, database: str, tmp_path: Path, workspace: str, email: str, says: str
+) -> None:
+    tokens_before = await ApiToken.all().count()
+    ran = await contacts_server(
+        "--database-url", database, "create-token", "--workspace", workspace, "--email", email,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert ran.code == 1
+    assert ran.stdout == ""
+    assert says in ran.stderr
+    assert_one_clean_line(ran)
+    assert await ApiToken.all().count() == tokens_before
+    assert await Workspace.all().count() == 1
+
+
 # ---------------------------------------------------------------- serve
 
 
@@ -353,6 +400,27 @@ async def test_serve_demo_leaves_a_database_with_other_data_alone(
     assert "cs_" not in text
     assert await Workspace.all().count() == 1
     assert await Contact.all().count() == 0
+
+
+async def test_serve_on_a_taken_port_fails_before_it_migrates_or_makes_a_token(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "fresh.sqlite3"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = await contacts_server(
+            "--database-url", sqlite_url(database), "serve", "--demo", "--port", str(port),
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert ran.code == 1
+    assert ran.stdout == ""
+    assert f"Port {port} on 127.0.0.1 is in use" in ran.stderr
+    assert f"make serve PORT={port + 100}" in ran.stderr
+    assert_one_clean_line(ran)
+    # Nothing was done: no migration, so no database, so no token.
+    assert not database.exists()
 
 
 # ---------------------------------------------------------------- demo data

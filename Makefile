@@ -29,7 +29,7 @@ NEWEST      := .venv-newest
 LOWEST      := .venv-lowest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv serve playground test test-sqlite test-postgres lint audit docs check \
+.PHONY: help venv examples serve playground test test-sqlite test-postgres lint audit docs check \
 	system-deps browser-deps test-newest test-lowest lock bench
 
 help: ## List the targets
@@ -57,6 +57,9 @@ $(DEV_STAMP): pyproject.toml uv.lock | $(UV)
 $(SERVE_STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --no-dev --inexact
 	touch $@
+
+examples: $(SERVE_STAMP) ## What the scripts in examples/ need (gql), beside the server
+	$(UV) sync --locked --no-dev --inexact --extra examples
 
 lock: | $(UV) ## Resolve uv.lock again after changing pyproject.toml (add --upgrade via LOCK_ARGS)
 	$(UV) lock $(LOCK_ARGS)

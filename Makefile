@@ -29,7 +29,7 @@ NEWEST      := .venv-newest
 LOWEST      := .venv-lowest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv examples serve playground test test-sqlite test-postgres lint audit docs check \
+.PHONY: help venv examples serve playground test test-sqlite test-postgres lint audit check \
 	system-deps browser-deps test-newest test-lowest lock bench
 
 help: ## List the targets
@@ -45,7 +45,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-venv: $(DEV_STAMP) ## Create .venv from uv.lock: the project, its dev tools and docs tools
+venv: $(DEV_STAMP) ## Create .venv from uv.lock: the project and its dev tools
 
 # --locked: fail, rather than resolve anew, when uv.lock does not match pyproject.toml.
 $(DEV_STAMP): pyproject.toml uv.lock | $(UV)
@@ -142,13 +142,10 @@ lint: $(DEV_STAMP) ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-docs: $(DEV_STAMP) ## Build the docs site (mkdocs.yml) into site/; warnings are errors
-	$(BIN)/mkdocs build --strict --site-dir site
-
 audit: $(DEV_STAMP) system-deps ## GraphQL over HTTP: graphql-http's server audits against a real server (node)
 	BIN=$(abspath $(BIN)) bash audit/run.sh
 
-check: lint docs audit test ## lint + docs + audit + test (what CI runs)
+check: lint audit test ## lint + audit + test (what CI runs)
 
 # ---------------------------------------------------------------- benchmarks
 BENCH_ARGS  ?=

@@ -50,7 +50,7 @@ venv: $(DEV_STAMP) ## Create .venv from uv.lock: the project and its dev tools
 # --locked: fail, rather than resolve anew, when uv.lock does not match pyproject.toml.
 $(DEV_STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked
-	rm -f $(SERVE_STAMP) $(BENCH_STAMP)
+	rm -f $(BENCH_STAMP)
 	touch $@
 
 # What serving needs and nothing else; --inexact keeps dev tools a developer already has.

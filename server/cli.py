@@ -281,6 +281,13 @@ def migrate(database_url: str | None) -> None:
     echo_migrations(run(apply_migrations(settings.database_url)))
 
 
+def _echo_new_token(what: str, token: str) -> None:
+    """What was done, then the token alone on the last line, where scripts take it from."""
+    click.echo(what)
+    click.echo(f"API token (shown only once). {TOKEN_HINT}")
+    click.echo(token)
+
+
 @main.command("create-user", epilog=f"Example: {CREATE_USER_EXAMPLE}")
 @click.option("--workspace", required=True, help="Workspace name; created if it is new.")
 @click.option("--email", required=True, help="The user's email address.")
@@ -314,10 +321,7 @@ def create_user(database_url: str | None, workspace: str, email: str, name: str,
             what += f" (a new workspace, with the stages {stages})"
         return what + ".", token
 
-    what, token = run(connected(settings.database_url, work))
-    click.echo(what)
-    click.echo(f"API token (shown only once). {TOKEN_HINT}")
-    click.echo(token)
+    _echo_new_token(*run(connected(settings.database_url, work)))
 
 
 CREATE_TOKEN_EXAMPLE = "contacts-server create-token --workspace Demo --email sam@demo.example"  # noqa: S105
@@ -340,10 +344,7 @@ def create_token(database_url: str | None, workspace: str, email: str) -> None:
         user, token = await auth.create_token(workspace, email)
         return f"A new token for {user.role.value} {user.name} <{user.email}>.", token
 
-    what, token = run(connected(settings.database_url, work))
-    click.echo(what)
-    click.echo(f"API token (shown only once). {TOKEN_HINT}")
-    click.echo(token)
+    _echo_new_token(*run(connected(settings.database_url, work)))
 
 
 @main.command("export-schema", epilog="Example: contacts-server export-schema > schema.graphql")

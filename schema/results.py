@@ -215,7 +215,7 @@ class ArchiveContactsPayload:
     dry_run: bool
 
     def __post_init__(self) -> None:
-        count_results("ArchiveContactsPayload", self.results)
+        count_results("ArchiveContactsPayload", self.results, dry_run=self.dry_run)
 
 
 @strawberry.type
@@ -226,7 +226,7 @@ class UnarchiveContactsPayload:
     dry_run: bool
 
     def __post_init__(self) -> None:
-        count_results("UnarchiveContactsPayload", self.results)
+        count_results("UnarchiveContactsPayload", self.results, dry_run=self.dry_run)
 
 
 @strawberry.type
@@ -237,7 +237,7 @@ class DeleteContactsPayload:
     dry_run: bool
 
     def __post_init__(self) -> None:
-        count_results("DeleteContactsPayload", self.results)
+        count_results("DeleteContactsPayload", self.results, dry_run=self.dry_run)
 
 
 @strawberry.type

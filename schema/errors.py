@@ -41,8 +41,11 @@ _TOO_COMPLEX_MARKERS = (
 )
 # graphql-core's answers to a document nested too deeply for its recursive code: the
 # parser's syntax error, and validation's abort (from 200 nested fragment spreads; the
-# limits rule refuses far fewer, so this one comes only beside its error).
-_TOO_DEEP_MARKERS = ("Document is nested too deeply", "Validation aborted.")
+# limits rule refuses far fewer, so this one comes only beside its error). The abort's
+# message must match whole: after 100 errors validation stops with a longer message that
+# ends the same way, and that one is not about nesting.
+_TOO_DEEP_PARSE_MARKER = "Document is nested too deeply"
+_TOO_DEEP_VALIDATION_MESSAGE = "Validation aborted."
 
 
 def too_complex(error: GraphQLError | None = None) -> GraphQLError:
@@ -57,7 +60,10 @@ def too_complex(error: GraphQLError | None = None) -> GraphQLError:
 def shape_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, RecursionError) or (
-        original is None and any(marker in error.message for marker in _TOO_DEEP_MARKERS)
+        original is None
+        and (
+            _TOO_DEEP_PARSE_MARKER in error.message or error.message == _TOO_DEEP_VALIDATION_MESSAGE
+        )
     ):
         return too_complex(error)
     if original is None and any(marker in error.message for marker in _TOO_COMPLEX_MARKERS):

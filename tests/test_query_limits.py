@@ -199,3 +199,17 @@ async def test_a_stack_overflow_while_validating_is_too_complex_and_masked(
         (TOO_DEEP, {"code": "QUERY_TOO_COMPLEX"})
     ]
     assert "recursion" not in response.text
+
+
+async def test_too_many_validation_errors_stay_validation_errors(
+    world: World, gql: GraphQL
+) -> None:
+    # graphql-core stops after 100 errors with a message ending like its nesting abort.
+    query = "{ " + " ".join(f"unknown{i}" for i in range(120)) + " }"
+    response = await gql.raw(query, token=world.member.token)
+    errors = response.json()["errors"]
+    assert len(errors) == 101
+    assert {error["extensions"]["code"] for error in errors} == {"GRAPHQL_VALIDATION_FAILED"}
+    assert errors[-1]["message"] == (
+        "Too many validation errors, error limit reached. Validation aborted."
+    )

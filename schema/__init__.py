@@ -14,8 +14,6 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as alias_limit
-from strawberry.extensions.query_depth_limiter import create_validator as depth_limit
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -24,6 +22,7 @@ from schema.admin import AdminMutation, AdminQuery
 from schema.documents import ParsedDocuments, ParsedOnce
 from schema.errors import ErrorCodes, log_errors
 from schema.execution import call_resolvers_directly
+from schema.limits import create_limits_rule
 from schema.listing import Audience
 from schema.lists import ListsCompletedDirectly
 from schema.mutations import Mutation as ContactMutation
@@ -75,12 +74,17 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema; `settings` bring the query limits and what production turns off."""
     settings = settings or Settings()
-    # The depth and alias limits as validation rules made once (QueryDepthLimiter and
-    # MaxAliasesLimiter make new ones per request), so that ValidationCache finds a document
-    # it has validated: validating the bench's list query took ~3 ms a request.
+    # The size limits as one validation rule made once, so that ValidationCache finds a
+    # document it has validated (validating the bench's list query took ~3 ms a request).
+    # It replaces Strawberry's depth and alias limiters, whose work doubled with every
+    # fragment spread twice (schema/limits.py). Expanded, a document may select as many
+    # fields as it has tokens at most: what it could have written out without fragments.
     limits: list[type[ASTValidationRule]] = [
-        depth_limit(settings.max_query_depth, None),
-        alias_limit(settings.max_query_aliases),
+        create_limits_rule(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_fields=settings.max_query_tokens,
+        )
     ]
     documents = ParsedDocuments()
     # Factories, so that every request gets fresh extension instances.

@@ -140,7 +140,7 @@ class ContactUpdated:
     )
 )
 class MessageQueued:
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact the message is for.")
     interaction: Interaction = strawberry.field(
         description="The interaction that holds the message, in the contact's history."
     )
@@ -376,7 +376,7 @@ class InvalidContactInput:
 
 @strawberry.type(description="The contact was created (active).")
 class ContactCreated:
-    contact: Contact
+    contact: Contact = strawberry.field(description="The new contact.")
 
 
 CreateContactResult = Annotated[
@@ -444,7 +444,7 @@ class ImportReport:
 
 @strawberry.type(description="The interaction was stored in the contact's history.")
 class InteractionLogged:
-    interaction: Interaction
+    interaction: Interaction = strawberry.field(description="The stored interaction.")
     contact: Contact = strawberry.field(
         description=(
             "The contact it was matched to by email or phone (an archived one stays archived), "

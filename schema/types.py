@@ -249,7 +249,7 @@ class Workspace(Node):
 
 @strawberry.type(description="A person who signs in to the workspace; can be a contact's assignee.")
 class User(Node):
-    name: str
+    name: str = strawberry.field(description="The user's full name, as shown to others.")
     email: str = strawberry.field(description="The address the user signs in with.")
     role: Role = strawberry.field(description="What the user may do.")
     workspace_id: strawberry.Private[int]
@@ -343,8 +343,8 @@ class Bucket(Node):
     )
 )
 class Interaction(Node):
-    kind: m.InteractionKind
-    direction: m.Direction
+    kind: m.InteractionKind = strawberry.field(description="What kind of exchange it was.")
+    direction: m.Direction = strawberry.field(description="Who started it.")
     occurred_at: datetime = strawberry.field(description="When it happened, in UTC.")
     subject: str | None = strawberry.field(description="Null when none was given.")
 
@@ -364,13 +364,13 @@ class InteractionEdge:
     cursor: str = strawberry.field(
         description="Pass it as `after` to read the interactions after this one."
     )
-    node: Interaction
+    node: Interaction = strawberry.field(description="The interaction.")
 
 
 @strawberry.type(description="A page of a contact's interactions, newest first (Relay).")
 class InteractionConnection:
     edges: list[InteractionEdge] = strawberry.field(description="The page, newest first.")
-    page_info: PageInfo
+    page_info: PageInfo = strawberry.field(description="How to read the next page.")
     total_count: int = strawberry.field(description="All the contact's interactions.")
 
 
@@ -402,6 +402,10 @@ NOTHING_PRELOADED: Final = Preloaded()
 # The paging arguments' descriptions, shared by every connection.
 FIRST = f"Page size, 0 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}); more is BAD_USER_INPUT."
 AFTER = "An endCursor (or edge cursor) of this list: the page starts after it."
+LAST = f"Read backwards: the last 0 to {MAX_PAGE_SIZE} contacts (before `before`); not with first."
+BEFORE = "A startCursor (or edge cursor) of this list: the page ends before it."
+FILTER = "Only contacts that match it; all of them when null."
+ORDER_BY = "The order of the list, and of its cursors: NAME, ascending, when null."
 
 
 @strawberry.type(
@@ -559,4 +563,4 @@ class ContactEdge:
             "from this contact."
         )
     )
-    node: Contact
+    node: Contact = strawberry.field(description="The contact.")

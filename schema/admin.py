@@ -27,7 +27,7 @@ class AuditAction(Enum):
 @strawberry.type(
     description=(
         "One archive, unarchive or delete: who, when and which contacts. "
-        "For deleted contacts only their IDs remain."
+        "For deleted contacts only their IDs remain. Dry runs are not recorded."
     )
 )
 class AuditEntry:
@@ -145,7 +145,10 @@ class AdminQuery:
 class AdminMutation:
     @strawberry.mutation(
         permission_classes=ADMIN,
-        description="Revoke an API token: requests with it are refused from now on.",
+        description=(
+            "Revoke an API token: requests with it are refused (UNAUTHENTICATED) from now on. "
+            "ADMIN only."
+        ),
     )
     async def revoke_api_token(
         self,

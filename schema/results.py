@@ -27,7 +27,7 @@ class RuleViolation:
         )
     )
     code: ViolationCodeEnum = strawberry.field(
-        description="Which rule refused it; the same as the result's __typename, as an enum."
+        description="Which rule refused it, as an enum: one code per RuleViolation type."
     )
     message: str = strawberry.field(
         description="A sentence a person can act on, e.g. how to make the contact archivable."

@@ -218,7 +218,7 @@ class Node:
 @strawberry.type(
     description=(
         "Where a page sits in its list (Relay). Cursors are opaque and stay valid while "
-        "contacts are added or removed, but only for the same list and order."
+        "items are added or removed, but only for the same list and order."
     )
 )
 class PageInfo:
@@ -247,10 +247,12 @@ class Workspace(Node):
         return cls(id=strawberry.ID(ids.encode("Workspace", row.id)), name=row.name)
 
 
-@strawberry.type(description="A person who signs in to the workspace; can be a contact's assignee.")
+@strawberry.type(
+    description="A person of the workspace who uses the API; can be a contact's assignee."
+)
 class User(Node):
     name: str = strawberry.field(description="The user's full name, as shown to others.")
-    email: str = strawberry.field(description="The address the user signs in with.")
+    email: str = strawberry.field(description="The user's email address.")
     role: Role = strawberry.field(description="What the user may do.")
     workspace_id: strawberry.Private[int]
 
@@ -310,7 +312,7 @@ class Stage(Node):
     )
 )
 class Tag(Node):
-    name: str = strawberry.field(description="As first written, e.g. VIP; 1 to 100 characters.")
+    name: str = strawberry.field(description="E.g. VIP; 1 to 100 characters.")
 
     @classmethod
     def from_model(cls, row: m.Tag | Label) -> Tag:
@@ -402,7 +404,10 @@ NOTHING_PRELOADED: Final = Preloaded()
 # The paging arguments' descriptions, shared by every connection.
 FIRST = f"Page size, 0 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}); more is BAD_USER_INPUT."
 AFTER = "An endCursor (or edge cursor) of this list: the page starts after it."
-LAST = f"Read backwards: the last 0 to {MAX_PAGE_SIZE} contacts (before `before`); not with first."
+LAST = (
+    f"Read backwards: the last 0 to {MAX_PAGE_SIZE} contacts (default {DEFAULT_PAGE_SIZE}) "
+    "before `before`; with first it is BAD_USER_INPUT."
+)
 BEFORE = "A startCursor (or edge cursor) of this list: the page ends before it."
 FILTER = "Only contacts that match it; all of them when null."
 ORDER_BY = "The order of the list, and of its cursors: NAME, ascending, when null."

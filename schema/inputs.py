@@ -18,7 +18,7 @@ from strawberry.types.field import StrawberryField
 
 from schema.types import OrderDirection
 from server import ids
-from server.directory import Criteria, Order, OrderField
+from server.directory import MAX_SEARCH, Criteria, Order, OrderField, check_criteria
 from server.editing import MAX_TAG, MAX_TEXT, MAX_VALUES
 from server.errors import BadUserInput
 from server.models import Direction, InteractionKind
@@ -136,7 +136,11 @@ class ContactFilter:
         default=None, description="Only contacts with this status; null: either."
     )
     search: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of name, email, phone or company."
+        default=None,
+        description=(
+            "Case-insensitive substring of name, email, phone or company; "
+            f"at most {MAX_SEARCH} characters."
+        ),
     )
     stage_ids: list[strawberry.ID] | None = strawberry.field(
         default=None,
@@ -455,6 +459,17 @@ class SaveAudienceInput:
     )
 
 
+@strawberry.input(description="The input of updateAudience: what is not given stays as it is.")
+class UpdateAudienceInput:
+    id: strawberry.ID = strawberry.field(description="The saved audience (not a built-in one).")
+    name: str | None = strawberry.field(
+        default=None, description="A new name: 1 to 200 characters, no control characters."
+    )
+    filter: ContactFilter | None = strawberry.field(
+        default=None, description="New criteria, replacing the old ones whole."
+    )
+
+
 # ---------------------------------------------------------------- translation
 
 
@@ -474,24 +489,28 @@ def decode_ids(values: Sequence[str] | None, type_name: str, what: str) -> tuple
 def criteria_from(value: ContactFilter | None) -> Criteria | None:
     if value is None:
         return None
-    return Criteria(
-        status=value.status,
-        search=value.search,
-        stage_ids=decode_ids(value.stage_ids, "Stage", "stage"),
-        # An empty list matches nothing, as for the ID lists (never "everything").
-        stage_categories=(
-            tuple(value.stage_categories) if value.stage_categories is not None else None
-        ),
-        no_stage=value.no_stage,
-        tag_ids=decode_ids(value.tag_ids, "Tag", "tag"),
-        bucket_ids=decode_ids(value.bucket_ids, "Bucket", "bucket"),
-        assignee_id=(
-            decode_id(value.assignee_id, "User", "user") if value.assignee_id is not None else None
-        ),
-        unassigned=value.unassigned,
-        archivable=value.archivable,
-        archived_before=_aware(value.archived_before),
-        updated_since=_aware(value.updated_since),
+    return check_criteria(
+        Criteria(
+            status=value.status,
+            search=value.search,
+            stage_ids=decode_ids(value.stage_ids, "Stage", "stage"),
+            # An empty list matches nothing, as for the ID lists (never "everything").
+            stage_categories=(
+                tuple(value.stage_categories) if value.stage_categories is not None else None
+            ),
+            no_stage=value.no_stage,
+            tag_ids=decode_ids(value.tag_ids, "Tag", "tag"),
+            bucket_ids=decode_ids(value.bucket_ids, "Bucket", "bucket"),
+            assignee_id=(
+                decode_id(value.assignee_id, "User", "user")
+                if value.assignee_id is not None
+                else None
+            ),
+            unassigned=value.unassigned,
+            archivable=value.archivable,
+            archived_before=_aware(value.archived_before),
+            updated_since=_aware(value.updated_since),
+        )
     )
 
 

@@ -24,6 +24,7 @@ from schema.inputs import (
     SyncContactsInput,
     TagContactsInput,
     UnarchiveContactsInput,
+    UpdateAudienceInput,
     UpdateContactInput,
     criteria_from,
     decode_id,
@@ -61,6 +62,7 @@ from schema.types import Bucket, Contact, Interaction, Stage
 from server import editing, ids, lifecycle
 from server.directory import Criteria, Target, distinct_targets
 from server.editing import InvalidInput
+from server.errors import BadUserInput
 from server.lifecycle import BulkOutcome, Outcome
 from server.policy import Action, MessageChannel
 from server.settings import Settings
@@ -152,6 +154,17 @@ def _given(patch: ContactInput) -> dict[str, Any]:
     if given.get("assignee_id") is not None:
         given["assignee_id"] = decode_id(given["assignee_id"], "User", "user")
     return given
+
+
+def _editor(info: Info) -> editing.Editor:
+    return editing.Editor(user_id=info.context.viewer.user_id, role=info.context.viewer.role)
+
+
+def _audience_key(global_id: str) -> str:
+    decoded = ids.decode_any(global_id)
+    if decoded is None or decoded[0] != "Audience":
+        raise BadUserInput("No saved audience with this ID in your workspace.")
+    return decoded[1]
 
 
 def _one_target(raw_id: str) -> Sequence[Target]:
@@ -581,6 +594,51 @@ class Mutation:
             criteria_from(input.filter) or Criteria(),
         )
         return Audience.from_value(saved_audience(row))
+
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Rename a saved audience or give it a new filter. Its owner (whoever saved it) or "
+            "an ADMIN; anyone else gets FORBIDDEN. A built-in audience or an unknown ID is "
+            "BAD_USER_INPUT. Nothing changes on an error."
+        ),
+    )
+    async def update_audience(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateAudienceInput,
+            strawberry.argument(description="The audience, and its new name or filter."),
+        ],
+    ) -> Audience:
+        from server.directory import saved_audience
+
+        row = await editing.update_audience(
+            info.context.viewer.workspace_id,
+            _editor(info),
+            _audience_key(input.id),
+            input.name,
+            criteria_from(input.filter),
+        )
+        return Audience.from_value(saved_audience(row))
+
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Delete a saved audience; its contacts stay as they are. Its owner or an ADMIN; "
+            "anyone else gets FORBIDDEN. A built-in audience or an unknown ID is "
+            "BAD_USER_INPUT. Returns the deleted audience's ID."
+        ),
+    )
+    async def delete_audience(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The saved audience.")],
+    ) -> strawberry.ID:
+        await editing.delete_audience(
+            info.context.viewer.workspace_id, _editor(info), _audience_key(id)
+        )
+        return id
 
     @strawberry.mutation(
         permission_classes=ADMIN,

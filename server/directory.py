@@ -36,6 +36,12 @@ from server.tallies import tally
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_SAVED_AUDIENCE_ID = 2**31 - 1  # an IntField
+# Longer than any name, email, phone or company a search looks for; a longer one is work
+# for nothing (SQLite refuses LIKE patterns over 50,000 bytes outright).
+MAX_SEARCH = 200
+# Above any cursor encode_cursor writes (a sort name of 400 characters, base64): a longer
+# one is refused before it is decoded.
+MAX_CURSOR = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,13 @@ class Criteria:
             archived_before=moment("archived_before"),
             updated_since=moment("updated_since"),
         )
+
+
+def check_criteria(criteria: Criteria) -> Criteria:
+    """`criteria` as a client sent them, refused when no list should run them."""
+    if criteria.search is not None and len(criteria.search) > MAX_SEARCH:
+        raise BadUserInput(f"A search has at most {MAX_SEARCH} characters.")
+    return criteria
 
 
 class AudienceKind(StrEnum):
@@ -346,6 +359,8 @@ def encode_cursor(contact: Contact, order: Order) -> str:
 
 def _decode_cursor(cursor: str, order: Order) -> list[Any]:
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError
         payload = json.loads(from_unpadded_base64(cursor))
         keys = _SORT_KEYS[order.field]
         if not isinstance(payload, list) or payload[0] != order.field.value:

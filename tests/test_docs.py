@@ -37,7 +37,7 @@ CONTACTS_SERVER = Path(sys.executable).with_name("contacts-server")
 MKDOCS = Path(sys.executable).with_name("mkdocs")
 
 MARKED_BLOCK = re.compile(
-    r"^<!-- (?P<kind>output|query): (?P<name>[a-z0-9-]+) -->\n"
+    r"^<!-- (?P<kind>output|query|variables|request): (?P<name>[a-z0-9-]+) -->\n"
     r"```[a-z]*\n(?P<body>.*?)^```$",
     re.MULTILINE | re.DOTALL,
 )
@@ -64,7 +64,42 @@ CHECKED_OUTPUTS = frozenset(
         "import-again",
     }
 )
-CHECKED_QUERIES = frozenset({"first-query"})
+# The lifecycle story of docs/api/mutations.md and the pages after it, in the order its
+# requests were sent to one demo server: each answer depends on the ones before.
+STORY = (
+    "archive-dry-run",
+    "archive",
+    "archive-audience-dry-run",
+    "unarchive",
+    "delete",
+    "sync-after-delete",
+    "log-interaction-suppressed",
+    "delete-audience-dry-run",
+    "csv-upload",
+    "audit-trail",
+    "too-many-ids",
+    "viewer-archiving",
+)
+CHECKED_OUTPUTS |= frozenset(STORY)
+CHECKED_QUERIES = frozenset(
+    {
+        "first-query",
+        "archive",
+        "archive-audience-dry-run",
+        "unarchive",
+        "delete",
+        "sync-after-delete",
+        "log-interaction-suppressed",
+        "audit-trail",
+        "viewer-archiving",
+    }
+)
+CHECKED_VARIABLES = frozenset({"archive", "unarchive", "delete"})
+CHECKED_REQUESTS = frozenset({"delete-audience-dry-run", "csv-upload"})
+# A timestamp in an answer, made fixed: the docs show the one of the run they come from.
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)$")
+# In a sample, {"…": "…"} among an object's fields stands for the ones left out.
+TRIMMED = "…"
 
 PEOPLE_CSV = """\
 first_name,last_name,email,phone,company,tags
@@ -95,6 +130,34 @@ def marked(kind: str, name: str) -> list[tuple[Path, str]]:
     ]
     assert found, f"no page has a block marked <!-- {kind}: {name} -->"
     return found
+
+
+def the_one(kind: str, name: str) -> str:
+    """The block marked `<!-- KIND: NAME -->`, which one page has."""
+    (found,) = marked(kind, name)
+    return found[1]
+
+
+def without_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: without_times(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_times(item) for item in value]
+    if isinstance(value, str) and TIMESTAMP.match(value):
+        return "<time>"
+    return value
+
+
+def as_shown(actual: Any, sample: Any) -> Any:
+    """`actual` trimmed as `sample` is: only the fields it shows where it says TRIMMED."""
+    if isinstance(sample, dict) and isinstance(actual, dict):
+        keys = [key for key in sample if key != TRIMMED] if TRIMMED in sample else list(actual)
+        shown = {key: as_shown(actual[key], sample[key]) if key in sample else actual[key]
+                 for key in keys if key in actual}  # fmt: skip
+        return shown | ({TRIMMED: TRIMMED} if TRIMMED in sample else {})
+    if isinstance(sample, list) and isinstance(actual, list) and len(sample) == len(actual):
+        return [as_shown(a, s) for a, s in zip(actual, sample, strict=True)]
+    return actual
 
 
 def normalised(text: str) -> str:
@@ -149,15 +212,75 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield Demo(first_start, second)
 
 
-def post(server: DemoServer, body: dict[str, Any]) -> Any:
+def post(server: DemoServer, body: dict[str, Any], *, token: str | None = None) -> Any:
     response = httpx.post(
         server.url,
         json=body,
-        headers={"Authorization": f"Bearer {server.token}"},
+        headers={"Authorization": f"Bearer {token or server.token}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def documented(name: str) -> dict[str, Any]:
+    """The request of a step of the story, as its page shows it."""
+    body: dict[str, Any] = {"query": the_one("query", name)}
+    if name in CHECKED_VARIABLES:
+        body["variables"] = json.loads(the_one("variables", name))
+    return body
+
+
+def told_story(server: DemoServer, directory: Path) -> dict[str, Any]:
+    """Every step of STORY sent to a new demo server, in order: the answers by name."""
+    answers: dict[str, Any] = {}
+    archive = documented("archive")
+    ids = archive["variables"]["input"]["selection"]["ids"]
+    # "The same IDs less the one archived already", as a dry run, before the real run.
+    dry_ids = [contact_id for contact_id in ids if contact_id != "Q29udGFjdDoyOTE"]
+    dry_run = {"input": {"dryRun": True, "selection": {"ids": dry_ids}}}
+    answers["archive-dry-run"] = post(server, {"query": archive["query"], "variables": dry_run})
+    for name in STORY[1:7]:
+        answers[name] = post(server, documented(name))
+    heredoc = re.search(
+        r"<<'JSON'\n(?P<body>.*)\nJSON\n", the_one("request", "delete-audience-dry-run"), re.DOTALL
+    )
+    assert heredoc is not None
+    answers["delete-audience-dry-run"] = post(server, json.loads(heredoc["body"]))
+    upload = the_one("request", "csv-upload")
+    fields = dict(re.findall(r"-F (operations|map)='([^']*)'", upload))
+    assert "-F 0=@people.csv" in upload
+    (csv_file,) = [
+        b["body"]
+        for b in FENCE.finditer((DOCS / "csv-import.md").read_text())
+        if b["lang"] == "csv"
+    ]
+    uploaded = httpx.post(
+        server.url,
+        data=fields,
+        files={"0": ("people.csv", csv_file.encode(), "text/csv")},
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=30,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    answers["csv-upload"] = uploaded.json()
+    trail = post(server, documented("audit-trail"))
+    answers["audit-trail"] = trail["data"]["auditTrail"]["edges"][0]  # "(one edge shown)"
+    too_many = {"input": {"selection": {"ids": [f"Q29udGFjdDo{n}" for n in range(1001)]}}}
+    answers["too-many-ids"] = post(server, {"query": archive["query"], "variables": too_many})
+    viewer = contacts_server(
+        "create-token", "--workspace", "Demo", "--email", "sam@demo.example",
+        cwd=directory, database=server.database,
+    ).splitlines()[-1]  # fmt: skip
+    answers["viewer-archiving"] = post(server, documented("viewer-archiving"), token=viewer)
+    return answers
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    directory = tmp_path_factory.mktemp("docs-story")
+    with demo_server(directory) as server:
+        yield told_story(server, directory)
 
 
 # ---------------------------------------------------------------- the pages themselves
@@ -205,12 +328,19 @@ def test_the_deployment_page_calls_the_installed_command() -> None:
 
 
 def test_every_marked_sample_is_one_a_test_checks() -> None:
-    found: dict[str, set[str]] = {"output": set(), "query": set()}
+    found: dict[str, set[str]] = {
+        kind: set() for kind in ("output", "query", "variables", "request")
+    }
     for page in PAGES:
         for marker in MARKER.finditer(page.read_text()):
             assert marker["kind"] in found, f"{relative(page)}: unknown marker {marker[0]}"
             found[marker["kind"]].add(marker["name"])
-    assert found == {"output": CHECKED_OUTPUTS, "query": CHECKED_QUERIES}
+    assert found == {
+        "output": CHECKED_OUTPUTS,
+        "query": CHECKED_QUERIES,
+        "variables": CHECKED_VARIABLES,
+        "request": CHECKED_REQUESTS,
+    }
 
 
 def test_every_marker_stands_right_before_a_fenced_block() -> None:
@@ -357,3 +487,15 @@ def test_importing_the_docs_csv_file_again_prints_what_the_docs_show(tmp_path: P
     )
     for page, sample in marked("output", "import-again"):
         assert normalised(again) == normalised(sample), relative(page)
+
+
+# ---------------------------------------------------------------- the lifecycle story
+
+
+@pytest.mark.parametrize("name", STORY)
+def test_each_step_of_the_lifecycle_story_answers_what_the_docs_show(
+    story: dict[str, Any], name: str
+) -> None:
+    for page, text in marked("output", name):
+        sample = without_times(json.loads(text))
+        assert without_times(as_shown(story[name], sample)) == sample, relative(page)

@@ -55,6 +55,7 @@ CHECKED_OUTPUTS = frozenset(
         "serve-demo",
         "serve-demo-again",
         "first-query",
+        "audiences",
         "create-token",
         "create-user",
         "stats-demo",
@@ -84,6 +85,7 @@ CHECKED_OUTPUTS |= frozenset(STORY)
 CHECKED_QUERIES = frozenset(
     {
         "first-query",
+        "audiences",
         "archive",
         "archive-audience-dry-run",
         "unarchive",
@@ -391,6 +393,11 @@ def test_the_first_query_answers_what_the_docs_show(demo: Demo) -> None:
     answer = post(demo.server, {"query": queries.pop()})
     for page, sample in marked("output", "first-query"):
         assert answer == json.loads(sample), relative(page)
+
+
+def test_the_audiences_query_answers_what_the_docs_show(demo: Demo) -> None:
+    answer = post(demo.server, {"query": the_one("query", "audiences")})
+    assert answer == json.loads(the_one("output", "audiences"))
 
 
 def test_the_first_query_with_curl_sends_the_query_the_playground_runs(demo: Demo) -> None:

@@ -145,8 +145,8 @@ lint: $(DEV_STAMP) ## ruff check, ruff format --check, mypy
 audit: $(DEV_STAMP) system-deps ## GraphQL over HTTP: graphql-http's server audits against a real server (node)
 	BIN=$(abspath $(BIN)) bash audit/run.sh
 
-# The docs site (mkdocs.yml, docs/) into site/. NO_MKDOCS_2_WARNING: Material's notice about
-# MkDocs 2.0, printed on every build, is not a warning about these docs.
+# The docs site (mkdocs.yml, docs/) into site/. NO_MKDOCS_2_WARNING silences the notice that
+# Material prints on every build about its own and MkDocs' future: it is not about these docs.
 docs: $(DEV_STAMP) ## Build the docs site (strict: warnings fail)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -142,6 +142,20 @@ class ContactFilter:
         description=(
             "True: only active contacts that could be archived now; "
             "false: only active ones that could not."
+        ),
+    )
+    archived_before: datetime | None = strawberry.field(
+        default=None,
+        description=(
+            "Only contacts archived before this moment (so only archived ones), e.g. to delete "
+            "what has been archived for over a year. A time without a zone is UTC."
+        ),
+    )
+    updated_since: datetime | None = strawberry.field(
+        default=None,
+        description=(
+            "Only contacts changed at or after this moment, e.g. to sync what changed since "
+            "the last run. A time without a zone is UTC."
         ),
     )
 
@@ -339,7 +353,16 @@ def criteria_from(value: ContactFilter | None) -> Criteria | None:
         ),
         unassigned=value.unassigned,
         archivable=value.archivable,
+        archived_before=_aware(value.archived_before),
+        updated_since=_aware(value.updated_since),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """The stored times are UTC; a time without a zone is taken to be UTC too."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def order_from(value: ContactOrder | None) -> Order:

@@ -11,6 +11,7 @@ import strawberry
 
 from schema.context import Info
 from schema.types import Contact, Interaction, Stage, User
+from server.csv_import import MAX_ROW_ERRORS
 from server.metrics import count_results
 from server.policy import Action, Violation, ViolationCode, violation_message
 from server.policy import ViolationCode as ViolationCodeEnum
@@ -215,7 +216,7 @@ class ArchiveContactsPayload:
     dry_run: bool
 
     def __post_init__(self) -> None:
-        count_results("ArchiveContactsPayload", self.results)
+        count_results("ArchiveContactsPayload", self.results, dry_run=self.dry_run)
 
 
 @strawberry.type
@@ -226,7 +227,7 @@ class UnarchiveContactsPayload:
     dry_run: bool
 
     def __post_init__(self) -> None:
-        count_results("UnarchiveContactsPayload", self.results)
+        count_results("UnarchiveContactsPayload", self.results, dry_run=self.dry_run)
 
 
 @strawberry.type
@@ -237,7 +238,7 @@ class DeleteContactsPayload:
     dry_run: bool
 
     def __post_init__(self) -> None:
-        count_results("DeleteContactsPayload", self.results)
+        count_results("DeleteContactsPayload", self.results, dry_run=self.dry_run)
 
 
 @strawberry.type
@@ -313,7 +314,16 @@ class ImportReport:
     suppressed: int = strawberry.field(
         description="Rows skipped because a deletion with preventResync covers them."
     )
-    row_errors: list[ImportRowError]
+    row_errors: list[ImportRowError] = strawberry.field(
+        description=f"The refused rows, by row number: at most {MAX_ROW_ERRORS:,} of them "
+        "(rowErrorsTruncated says when there were more)."
+    )
+    row_error_count: int = strawberry.field(
+        description="Every refused row, those beyond the rowErrors list included."
+    )
+    row_errors_truncated: bool = strawberry.field(
+        description="True when rowErrors lists only some of the refused rows."
+    )
 
 
 @strawberry.type

@@ -66,6 +66,8 @@ def import_report(result: ImportResult) -> ImportReport:
             )
             for error in result.row_errors
         ],
+        row_error_count=result.row_error_count,
+        row_errors_truncated=result.row_errors_unlisted > 0,
     )
 
 

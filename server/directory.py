@@ -52,15 +52,25 @@ class Criteria:
     assignee_id: int | None = None
     unassigned: bool | None = None
     archivable: bool | None = None
+    archived_before: datetime | None = None
+    updated_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+            if value is not None
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Criteria:
         def ints(key: str) -> tuple[int, ...] | None:
             value = data.get(key)
             return tuple(int(v) for v in value) if value is not None else None
+
+        def moment(key: str) -> datetime | None:
+            value = data.get(key)
+            return datetime.fromisoformat(value) if value is not None else None
 
         status = data.get("status")
         categories = data.get("stage_categories")
@@ -77,6 +87,8 @@ class Criteria:
             assignee_id=data.get("assignee_id"),
             unassigned=data.get("unassigned"),
             archivable=data.get("archivable"),
+            archived_before=moment("archived_before"),
+            updated_since=moment("updated_since"),
         )
 
 
@@ -200,6 +212,10 @@ def criteria_q(workspace_id: int, criteria: Criteria) -> Q:
         condition &= Q(assignee_id=criteria.assignee_id)
     if criteria.unassigned is not None:
         condition &= Q(assignee_id__isnull=criteria.unassigned)
+    if criteria.archived_before is not None:
+        condition &= Q(archived_at__lt=criteria.archived_before)
+    if criteria.updated_since is not None:
+        condition &= Q(updated_at__gte=criteria.updated_since)
     if criteria.archivable is not None:
         archivable = requirement_q(workspace_id, REQUIREMENTS[Action.ARCHIVE])
         if criteria.archivable:

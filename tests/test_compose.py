@@ -28,9 +28,9 @@ DEPLOYMENT = ROOT / "docs" / "deployment.md"
 REQUIRED_SECRETS = frozenset({"POSTGRES_PASSWORD"})
 PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD (in .env or the environment)}"
 DATABASE_URL = f"postgres://contacts:{PASSWORD}@db:5432/contacts"
-HEALTHZ_PROBE = (
-    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-)
+PROBE = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/{}', timeout=4)"
+HEALTHZ_PROBE = PROBE.format("healthz")
+READYZ_PROBE = PROBE.format("readyz")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 INTERPOLATION = re.compile(
     r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<operator>:?[-?])?(?P<rest>[^}]*)\}"
@@ -153,9 +153,19 @@ def test_the_server_serves_on_port_8000_on_all_interfaces() -> None:
     assert server["ports"] == ["8000:8000"]
 
 
-def test_the_server_has_a_healthcheck_on_healthz_without_curl() -> None:
+def test_the_server_is_healthy_when_ready_checked_without_curl() -> None:
     healthcheck = service("server")["healthcheck"]
-    assert healthcheck["test"] == ["CMD", "python", "-c", HEALTHZ_PROBE]
+    assert healthcheck["test"] == ["CMD", "python", "-c", READYZ_PROBE]
+
+
+def test_compose_waits_longer_than_the_servers_graceful_shutdown_before_killing_it() -> None:
+    graceful = re.search(
+        r"timeout_graceful_shutdown=(\d+)", (ROOT / "server" / "cli.py").read_text()
+    )
+    assert graceful is not None
+    stop = re.fullmatch(r"(\d+)s", service("server")["stop_grace_period"])
+    assert stop is not None
+    assert int(stop[1]) > int(graceful[1])
 
 
 # ---------------------------------------------------------------- compose: settings

@@ -22,7 +22,7 @@ from schema.admin import AdminMutation, AdminQuery
 from schema.documents import ParsedDocuments, ParsedOnce
 from schema.errors import ErrorCodes, log_errors
 from schema.execution import call_resolvers_directly
-from schema.limits import create_limits_rule
+from schema.limits import DirectiveLimit, create_limits_rule
 from schema.listing import Audience
 from schema.lists import ListsCompletedDirectly
 from schema.mutations import Mutation as ContactMutation
@@ -84,7 +84,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_query_aliases,
             max_fields=settings.max_query_tokens,
-        )
+        ),
+        DirectiveLimit,
     ]
     documents = ParsedDocuments()
     # Factories, so that every request gets fresh extension instances.

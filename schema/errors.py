@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from schema.limits import FIELDS_MARKER, NESTING_MARKER
+from schema.limits import DIRECTIVES_MARKER, FIELDS_MARKER, NESTING_MARKER
 from server.errors import DomainError
 
 logger = logging.getLogger("contacts_server.errors")
@@ -38,6 +38,7 @@ _TOO_COMPLEX_MARKERS = (
     "tokens. Parsing",
     NESTING_MARKER,
     FIELDS_MARKER,
+    DIRECTIVES_MARKER,
 )
 # graphql-core's answers to a document nested too deeply for its recursive code: the
 # parser's syntax error, and validation's abort (from 200 nested fragment spreads; the
@@ -111,17 +112,13 @@ def log_errors(errors: list[GraphQLError], request_id: str | None) -> None:
 
 
 def one_too_complex(errors: list[GraphQLError]) -> list[GraphQLError]:
-    """The errors with one QUERY_TOO_COMPLEX at most: graphql-core's abort beside the
-    limits rule's error is the same refusal said twice."""
-    kept = []
-    refused = False
+    """A document refused as too complex gets that one error alone: graphql-core's abort
+    beside the limits rule's error is the same refusal said twice, and the other rules'
+    errors (one per repeated unknown directive, say) are what the limit is there to stop."""
     for error in errors:
         if (error.extensions or {}).get("code") == "QUERY_TOO_COMPLEX":
-            if refused:
-                continue
-            refused = True
-        kept.append(error)
-    return kept
+            return [error]
+    return errors
 
 
 class ErrorCodes(SchemaExtension):

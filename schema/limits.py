@@ -32,6 +32,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -223,3 +224,32 @@ def create_limits_rule(
             return None
 
     return QueryLimits
+
+
+# OWASP's GraphQL cheat sheet: a directive repeated many times at one place is work for
+# every validation rule (one error each, for an unknown one) and for nothing else; no
+# directive of this schema (@include, @skip, @deprecated, @specifiedBy, @oneOf) needs to
+# appear more than once at a place.
+MAX_DIRECTIVES_PER_PLACE = 4
+DIRECTIVES_MARKER = "directives at one place"
+
+
+class DirectiveLimit(ASTValidationRule):
+    """Refuses, with one error, a node carrying more than MAX_DIRECTIVES_PER_PLACE
+    directives (graphql-cop's "Directive Overloading")."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.refused = False
+
+    def enter(self, node: Node, *_: object) -> None:
+        directives = getattr(node, "directives", None)
+        if self.refused or not directives or len(directives) <= MAX_DIRECTIVES_PER_PLACE:
+            return
+        self.refused = True
+        self.report_error(
+            GraphQLError(
+                f"{len(directives)} {DIRECTIVES_MARKER}; at most {MAX_DIRECTIVES_PER_PLACE}",
+                directives[0],
+            )
+        )

@@ -90,21 +90,18 @@ query FirstContacts {
   viewer {
     name
     role
+    workspace { name }
   }
-  contacts(first: 5) {
+  contacts(first: 3) {
     totalCount
     edges {
       node {
         id
-        firstName
-        lastName
-        company
-        emails
+        displayName
+        status
+        stage { name category }
+        assignee { name }
       }
-    }
-    pageInfo {
-      hasNextPage
-      endCursor
     }
   }
 }

@@ -29,6 +29,7 @@ from server.playground import (
     STYLES,
     Asset,
 )
+from server.policy import StageCategory
 from server.settings import Environment, Settings
 
 HTML = {"Accept": "text/html"}
@@ -153,21 +154,22 @@ async def test_the_page_opens_with_the_example_query_and_the_headers_template(
 
 
 async def test_the_example_query_runs_as_it_is_for_any_member(world: World, gql: GraphQL) -> None:
-    await world.contact("Ada", "Lovelace", emails=["ada@example.com"], company="Analytical")
+    await world.contact("Ada", "Lovelace", stage=StageCategory.LEAD, assignee=world.member)
 
     data = await gql(EXAMPLE_QUERY, as_=world.viewer)
 
-    assert data["viewer"] == {"name": "Viewer Acme", "role": "VIEWER"}
-    contacts = data["contacts"]
-    assert contacts["totalCount"] == 1
-    assert contacts["pageInfo"]["hasNextPage"] is False
-    (edge,) = contacts["edges"]
-    node = edge["node"]
-    assert {k: v for k, v in node.items() if k != "id"} == {
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "company": "Analytical",
-        "emails": ["ada@example.com"],
+    assert data["viewer"] == {
+        "name": "Viewer Acme",
+        "role": "VIEWER",
+        "workspace": {"name": "Acme"},
+    }
+    assert data["contacts"]["totalCount"] == 1
+    (edge,) = data["contacts"]["edges"]
+    assert {key: value for key, value in edge["node"].items() if key != "id"} == {
+        "displayName": "Ada Lovelace",
+        "status": "ACTIVE",
+        "stage": {"name": world.stages[StageCategory.LEAD].name, "category": "LEAD"},
+        "assignee": {"name": "Member Acme"},
     }
 
 

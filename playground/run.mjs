@@ -6,16 +6,18 @@
 //   node playground/run.mjs http://127.0.0.1:8000/graphql TOKEN ['{ viewer { name role } }']
 //
 // Every request to another origin is refused and reported: the page must need nothing but
-// the server (its GraphiQL and React come from the server's /playground/assets/). Chromium
-// is Debian's (/usr/bin/chromium, or $CHROMIUM); Playwright downloads no browser.
+// the server (its GraphiQL and React come from the server's /playground/assets/), or the
+// origins PLAYGROUND_ALLOW (comma-separated) names, such as a GRAPHIQL_ASSETS_URL mirror.
+// Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM); Playwright downloads no browser.
 //
 // Exit codes: 0 with a JSON report on stdout (below); 1 when the page could not be used
 // (the reason, the browser console's errors and any refused request on stderr); 2 for a
 // bad command line. PLAYGROUND_SCREENSHOT=FILE.png saves what the page showed at the end.
 //
 // The report: { exampleQuery, headersTemplate, docsBeforeToken, rootTypes, introspections,
-// result, refused, cspViolations, pageErrors, assets }, where introspections lists the
-// Authorization header of each schema request, the token written as TOKEN.
+// result, refused, cspViolations, pageErrors, assets }, where assets lists the JavaScript
+// and CSS the page asked for (a path on the server, a whole URL elsewhere) and
+// introspections the Authorization header of each schema request, the token as TOKEN.
 
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +56,10 @@ async function main() {
   } catch {
     usage(`Not a URL: ${address}`);
   }
+  const allowed = new Set([origin]);
+  for (const extra of (process.env.PLAYGROUND_ALLOW || '').split(',').filter(Boolean)) {
+    allowed.add(new URL(extra).origin);
+  }
   if (!existsSync(CHROMIUM)) {
     throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (make browser-deps)`);
   }
@@ -78,7 +84,7 @@ async function main() {
     // Not an interception that answers anything: a wall, so that whatever the page would
     // fetch from elsewhere shows up as refused.
     await context.route(
-      (url) => url.origin !== origin && url.protocol !== 'data:',
+      (url) => !allowed.has(url.origin) && url.protocol !== 'data:',
       async (route) => {
         report.refused.push(route.request().url());
         await route.abort('blockedbyclient');
@@ -98,8 +104,8 @@ async function main() {
     });
     page.on('request', (request) => {
       const url = new URL(request.url());
-      if (url.origin === origin && url.pathname.startsWith('/playground/assets/')) {
-        report.assets.push(url.pathname);
+      if (/\.(js|css)$/.test(url.pathname)) {
+        report.assets.push(url.origin === origin ? url.pathname : url.href);
       }
       const body = request.postData() || '';
       if (request.method() === 'POST' && body.includes('IntrospectionQuery')) {

@@ -13,17 +13,20 @@ fails, saying what is missing; it never skips.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from demo_server import ROOT, DemoServer, demo_server
+from demo_server import ROOT, DemoServer, demo_server, free_port
 
 from server.playground import EXAMPLE_QUERY, HEADERS_TEMPLATE, SCRIPTS, STYLES
 
@@ -53,11 +56,13 @@ def browser_tools() -> str:
     return node
 
 
-def use_playground(node: str, server: DemoServer, screenshot: Path) -> dict[str, Any]:
+def use_playground(
+    node: str, server: DemoServer, screenshot: Path, allow: str = ""
+) -> dict[str, Any]:
     ran = subprocess.run(  # noqa: S603 (our own command line)
         [node, str(PLAYGROUND / "run.mjs"), server.url, server.token],
         cwd=screenshot.parent,
-        env={**os.environ, "PLAYGROUND_SCREENSHOT": str(screenshot)},
+        env={**os.environ, "PLAYGROUND_SCREENSHOT": str(screenshot), "PLAYGROUND_ALLOW": allow},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -90,10 +95,10 @@ def test_the_playground_needs_no_network_but_the_server(report: dict[str, Any]) 
     assert report["refused"] == []
     assert report["pageErrors"] == []
     assert report["cspViolations"] == []
-    # Each allow-listed file, from the server, once.
+    # Each allow-listed file and our own two, from the server, once.
     assert sorted(report["assets"]) == sorted(
-        f"/playground/assets/{asset.package}@{version_of(asset.package)}/{asset.path}"
-        for asset in STYLES + SCRIPTS
+        [f"/playground/assets/{name}" for name in package_files()]
+        + ["/playground/playground.css", "/playground/playground.js"]
     )
 
 
@@ -138,6 +143,66 @@ def test_the_playground_page_names_no_cdn(server: DemoServer) -> None:
     assert "https://" not in response.text
 
 
+def test_the_playground_works_from_a_mirror_on_another_origin_without_cors(
+    tmp_path: Path,
+) -> None:
+    node = browser_tools()
+    # A plain static file server (no CORS headers) with PACKAGE@VERSION/ folders, as a CDN.
+    mirror = tmp_path / "mirror"
+    for package in {asset.package for asset in SCRIPTS + STYLES}:
+        folder = mirror / f"{package}@{version_of(package)}"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.symlink_to(MODULES / package, target_is_directory=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/npm"
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "npm").symlink_to(mirror, target_is_directory=True)
+    with (
+        static_server(tmp_path / "root", port),
+        demo_server(tmp_path, GRAPHIQL_ASSETS_URL=base) as server,
+    ):
+        report = use_playground(node, server, tmp_path / "mirror.png", allow=base)
+
+    assert report["refused"] == []
+    assert report["cspViolations"] == []
+    assert report["pageErrors"] == []
+    assert sorted(report["assets"]) == sorted(
+        [f"{base}/{name}" for name in package_files()]
+        + ["/playground/playground.css", "/playground/playground.js"]
+    )
+    assert report["rootTypes"] == ["query: Query", "mutation: Mutation"]
+    assert report["result"] == EXPECTED
+
+
 def version_of(package: str) -> str:
     version: str = json.loads((MODULES / package / "package.json").read_text())["version"]
     return version
+
+
+def package_files() -> list[str]:
+    return [f"{a.package}@{version_of(a.package)}/{a.path}" for a in STYLES + SCRIPTS]
+
+
+@contextlib.contextmanager
+def static_server(directory: Path, port: int) -> Iterator[None]:
+    process = subprocess.Popen(  # noqa: S603 (our own command line)
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

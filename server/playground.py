@@ -187,6 +187,8 @@ class Playground:
         }
 
     async def page(self, request: Request) -> Response:
+        # Under a Mount (root_path), our routes are under its prefix too; the endpoint is
+        # the URL the browser asked for, prefix included.
         root = request.scope.get("root_path", "")
         installed = installed_versions(self.modules)
         if self.mirror is None:
@@ -206,7 +208,7 @@ class Playground:
             styles="\n    ".join(f'<link rel="stylesheet" href="{url(a)}">' for a in STYLES),
             scripts="\n    ".join(f'<script src="{url(a)}"></script>' for a in SCRIPTS),
             own=_attribute(root + OWN_PATH),
-            endpoint=_attribute(root + request.url.path),
+            endpoint=_attribute(request.url.path),
             example_query=_attribute(EXAMPLE_QUERY),
             headers_template=_attribute(HEADERS_TEMPLATE),
         )

@@ -17,6 +17,8 @@ import httpx
 import pytest
 from conftest import GraphQL, World
 from demo_server import ROOT
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from server.app import create_app
 from server.playground import (
@@ -124,6 +126,25 @@ async def test_the_page_loads_every_file_from_this_server_under_its_version(
     assert [style["href"] for style in page.styles] == PAGE_STYLES
     assert "unpkg" not in response.text
     assert "https://" not in response.text
+
+
+async def test_under_a_mount_the_page_loads_its_files_under_the_prefix(
+    database: str, modules: Path
+) -> None:
+    settings = Settings(
+        database_url=database, environment=Environment.TEST, playground_assets_dir=modules
+    )
+    outer = Starlette(routes=[Mount("/api", app=create_app(settings, manage_database=False))])
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/api/graphql", headers=HTML)
+        script = await http.get("/api/playground/playground.js")
+        asset = await http.get("/api" + PAGE_SCRIPTS[0])
+
+    page = Page(response.text)
+    assert page.mount["data-endpoint"] == "/api/graphql"
+    assert [script["src"] for script in page.scripts] == [f"/api{src}" for src in PAGE_SCRIPTS]
+    assert (script.status_code, asset.status_code) == (200, 200)
 
 
 async def test_the_page_allows_no_inline_script_and_no_other_origin(

@@ -121,7 +121,12 @@ def assets_dir(settings: Settings) -> Path:
 
 
 def installed_versions(modules: Path) -> dict[str, str]:
-    """The version of each of our packages that is installed under `modules`."""
+    """The version of each of our packages that is installed under `modules`.
+
+    Read on each request (four small files, and only the playground asks): an `npm ci` run
+    while the server is up takes effect on the next reload, with no restart, and the URLs
+    follow the versions it installed.
+    """
     versions = {}
     for package in PACKAGES:
         try:

@@ -228,19 +228,23 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
 
     import uvicorn
 
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        # The app logs one JSON line per request itself (server.observability).
-        log_config=None,
-        access_log=False,
-        # On SIGTERM, requests in flight get this long to finish.
-        timeout_graceful_shutdown=30,
-    )
+    from server.shared_metrics import shared_metrics
+
+    # Before uvicorn starts the workers, which inherit the directory from the environment.
+    with shared_metrics(workers):
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            # The app logs one JSON line per request itself (server.observability).
+            log_config=None,
+            access_log=False,
+            # On SIGTERM, requests in flight get this long to finish.
+            timeout_graceful_shutdown=30,
+        )
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -7,6 +7,7 @@ server's TMPDIR is the test's own, where the shared metrics directory is looked 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -96,6 +97,20 @@ def request_counts(exposition: str) -> dict[str, float]:
     return counts
 
 
+def workers_of(server: Server) -> list[int]:
+    """The pids of uvicorn's workers: the children it started with multiprocessing's spawn."""
+    parent = server.process.pid
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [
+        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+def counter_file(directory: Path, pid: int) -> Path:
+    # prometheus_client names each process's files <type>_<pid>.db.
+    return directory / f"counter_{pid}.db"
+
+
 def test_metrics_under_two_workers_sum_every_worker_and_never_go_backwards(
     tmp_path: Path,
 ) -> None:
@@ -104,8 +119,8 @@ def test_metrics_under_two_workers_sum_every_worker_and_never_go_backwards(
         for _ in range(REQUESTS):
             assert server.get("/healthz").status_code == 200
         # Both workers took some: the sum below is one of two processes' counts.
-        writers = {path.name.rsplit("_", 1)[-1] for path in directory.glob("counter_*.db")}
-        assert len(writers) == 2, sorted(writers)
+        writers = [pid for pid in workers_of(server) if counter_file(directory, pid).exists()]
+        assert len(writers) == 2, writers
 
         scrapes = [request_counts(server.get("/metrics").text) for _ in range(SCRAPES)]
         assert server.shared_directories() == [directory]
@@ -115,6 +130,30 @@ def test_metrics_under_two_workers_sum_every_worker_and_never_go_backwards(
     assert totals == sorted(totals)
     assert totals[0] >= REQUESTS
     assert server.process.returncode == 0, server.log.read_text()
+    assert server.shared_directories() == []
+
+
+def test_metrics_keep_the_counts_of_a_worker_killed_and_replaced(tmp_path: Path) -> None:
+    with serving(tmp_path, "--workers", "2") as server:
+        (directory,) = server.shared_directories()
+        for _ in range(REQUESTS):
+            assert server.get("/healthz").status_code == 200
+        before = workers_of(server)
+        assert len(before) == 2
+        # One that has counted something, so that there are counts to lose.
+        victim = next(pid for pid in before if counter_file(directory, pid).exists())
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(now := workers_of(server)) < 2 or victim in now:
+            assert time.monotonic() < deadline, f"uvicorn started no new worker: {now}"
+            time.sleep(0.1)
+        wait_until_ready(server)
+
+        scrapes = [request_counts(server.get("/metrics").text) for _ in range(SCRAPES)]
+        assert counter_file(directory, victim).exists()
+
+    # Its counts were in the sum before it died, and stay there: nothing goes backwards.
+    assert [scrape.get(HEALTHZ) for scrape in scrapes] == [float(REQUESTS)] * SCRAPES
     assert server.shared_directories() == []
 
 

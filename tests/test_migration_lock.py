@@ -336,3 +336,23 @@ async def test_a_migrator_killed_while_holding_the_file_lock_does_not_block_the_
     (ran,) = await migrate_together(url, tmp_path, count=1, MIGRATION_LOCK_TIMEOUT="5")
 
     assert (ran.code, ran.stdout, ran.stderr) == (0, APPLIED_ALL + "\n", "")
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0", "Input should be greater than 0"),
+        ("soon", "Input should be a valid number, unable to parse string as a number"),
+    ],
+)
+async def test_a_migration_lock_timeout_that_is_not_a_positive_number_is_a_configuration_error(
+    tmp_path: Path, value: str, says: str
+) -> None:
+    path = tmp_path / "contacts.sqlite3"
+
+    (ran,) = await migrate_together(f"sqlite://{path}", tmp_path, 1, MIGRATION_LOCK_TIMEOUT=value)
+
+    assert (ran.code, ran.stdout) == (2, "")
+    assert ran.stderr == f"Error: Invalid configuration: MIGRATION_LOCK_TIMEOUT: {says}\n"
+    assert not path.exists()

@@ -38,6 +38,13 @@ RESULTS = Counter(
     ["payload", "result"],
     registry=REGISTRY,
 )
+# Apart from RESULTS, so that a dry run (which changes nothing) never reads as work done.
+DRY_RUN_RESULTS = Counter(
+    "contacts_dry_run_results",
+    "Per-contact results that bulk mutations' dry runs predicted, by payload and result type.",
+    ["payload", "result"],
+    registry=REGISTRY,
+)
 
 KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
@@ -47,9 +54,10 @@ def path_label(path: str) -> str:
     return path if path in KNOWN_PATHS else "other"
 
 
-def count_results(payload: str, results: Iterable[object]) -> None:
+def count_results(payload: str, results: Iterable[object], *, dry_run: bool = False) -> None:
+    counter = DRY_RUN_RESULTS if dry_run else RESULTS
     for result_type, count in Tally(type(item).__name__ for item in results).items():
-        RESULTS.labels(payload=payload, result=result_type).inc(count)
+        counter.labels(payload=payload, result=result_type).inc(count)
 
 
 def _shared_directory() -> str | None:

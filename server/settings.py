@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -38,8 +39,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)  # per token; 0 turns it off
     rate_limit_burst: int = Field(default=100, ge=1)
     playground: bool | None = None
-    # Where the playground page loads React and GraphiQL from, instead of the public CDN
-    # (offline deployments): a prefix under which PACKAGE@VERSION/PATH is served, as on the CDN.
+    # The npm packages (node_modules) the playground's JavaScript and CSS are served from;
+    # unset, playground/node_modules beside the project (server/playground.py).
+    playground_assets_dir: Path | None = None
+    # Where the playground page loads React and GraphiQL from instead of this server: a
+    # prefix under which PACKAGE@VERSION/PATH is served, as on a CDN (unpkg, jsDelivr).
     graphiql_assets_url: str | None = None
 
     @field_validator("database_url")

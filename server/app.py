@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 
 from server import db
 from server.auth import Viewer, authenticate
-from server.metrics import exposition
+from server.metrics import exposition, process_exited
 from server.observability import RequestLog, configure_logging
 from server.playground import Playground
 from server.ratelimit import RateLimiter
@@ -379,6 +379,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             yield
         finally:
             await db.disconnect()
+            process_exited()
 
     if settings.environment is not Environment.TEST:
         configure_logging(settings.log_level)

@@ -80,9 +80,7 @@ def _wait_until_healthy(server: Server) -> None:
     raise AssertionError(f"the server never answered /healthz:\n{server.stderr.text}")
 
 
-@contextlib.contextmanager
-def serving(database_url: str, directory: Path, **env: str) -> Iterator[Server]:
-    """`contacts-server serve` on the suite's database, with `env` as its settings."""
+def _start(database_url: str, directory: Path, env: dict[str, str]) -> Server:
     port = free_port()
     environment = project_environment(
         ENVIRONMENT="production", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1", **env
@@ -99,22 +97,35 @@ def serving(database_url: str, directory: Path, **env: str) -> Iterator[Server]:
     )  # fmt: skip
     assert process.stderr is not None
     stderr = Output()
-    reader = threading.Thread(target=stderr.drain, args=(process.stderr,), daemon=True)
-    reader.start()
-    server = Server(process, port, stderr)
-    try:
-        _wait_until_healthy(server)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        reader.join(timeout=5)
+    threading.Thread(target=stderr.drain, args=(process.stderr,), daemon=True).start()
+    return Server(process, port, stderr)
+
+
+def _stop(server: Server) -> None:
+    process = server.process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stderr is not None:
         process.stderr.close()
+
+
+@contextlib.contextmanager
+def serving(database_url: str, directory: Path, count: int, **env: str) -> Iterator[list[Server]]:
+    """`count` `contacts-server serve` processes on the suite's (migrated) database, started
+    together, with `env` as their settings; terminated afterwards."""
+    servers = [_start(database_url, directory, env) for _ in range(count)]
+    try:
+        for server in servers:
+            _wait_until_healthy(server)
+        yield servers
+    finally:
+        for server in servers:
+            _stop(server)
 
 
 @pytest.fixture
@@ -123,15 +134,18 @@ def redis() -> Iterator[RedisServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_servers(
-    database: str, redis: RedisServer, world: World, tmp_path: Path
+    database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Server]]:
-    # One after the other: the second finds the database migrated and nothing to do.
+    """Two servers sharing one Redis, for the tests that leave Redis running. Each test has
+    tokens of its own (a fresh world), so windows never carry over from one to the next."""
+    directory = tmp_path_factory.mktemp("servers")
     with (
-        serving(database, tmp_path, RATE_LIMIT_STORAGE=redis.url, **LIMITED) as first,
-        serving(database, tmp_path, RATE_LIMIT_STORAGE=redis.url, **LIMITED) as second,
+        redis_server() as redis,
+        serving(database, directory, 2, RATE_LIMIT_STORAGE=redis.url, **LIMITED) as servers,
     ):
+        first, second = servers
         yield first, second
 
 
@@ -174,10 +188,7 @@ def test_a_token_is_limited_before_it_is_authenticated(
 def test_the_default_memory_storage_counts_in_each_process(
     database: str, world: World, tmp_path: Path
 ) -> None:
-    with (
-        serving(database, tmp_path, **LIMITED) as first,
-        serving(database, tmp_path, **LIMITED) as second,
-    ):
+    with serving(database, tmp_path, 2, **LIMITED) as (first, second):
         token = world.member.token
         statuses = [(first if n % 2 else second).post(token).status_code for n in range(2 * LIMIT)]
         assert statuses == [200] * (2 * LIMIT)
@@ -189,7 +200,7 @@ def test_with_redis_gone_requests_are_served_counted_and_warned_about_once(
     world: World, redis: RedisServer, database: str, tmp_path: Path
 ) -> None:
     token = world.member.token
-    with serving(database, tmp_path, RATE_LIMIT_STORAGE=redis.url, **LIMITED) as server:
+    with serving(database, tmp_path, 1, RATE_LIMIT_STORAGE=redis.url, **LIMITED) as (server,):
         assert [server.post(token).status_code for _ in range(3)] == [200] * 3
         assert server.metric(STORAGE_ERRORS) == 0.0
 

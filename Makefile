@@ -29,7 +29,7 @@ NEWEST      := .venv-newest
 LOWEST      := .venv-lowest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv examples serve playground test test-sqlite test-postgres lint audit check \
+.PHONY: help venv examples serve playground test test-sqlite test-postgres lint audit docs check \
 	system-deps browser-deps test-newest test-lowest lock bench
 
 help: ## List the targets
@@ -146,7 +146,12 @@ lint: $(DEV_STAMP) ## ruff check, ruff format --check, mypy
 audit: $(DEV_STAMP) system-deps ## GraphQL over HTTP: graphql-http's server audits against a real server (node)
 	BIN=$(abspath $(BIN)) bash audit/run.sh
 
-check: lint audit test ## lint + audit + test (what CI runs)
+# The docs site (mkdocs.yml, docs/) into site/. NO_MKDOCS_2_WARNING silences the notice that
+# Material prints on every build about its own and MkDocs' future: it is not about these docs.
+docs: $(DEV_STAMP) ## Build the docs site (strict: warnings fail)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+check: lint audit docs test ## lint + audit + docs + test (what CI runs)
 
 # ---------------------------------------------------------------- benchmarks
 BENCH_ARGS  ?=

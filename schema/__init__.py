@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -13,15 +14,15 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as alias_limit
-from strawberry.extensions.query_depth_limiter import create_validator as depth_limit
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from schema.admin import AdminMutation, AdminQuery
 from schema.documents import ParsedDocuments, ParsedOnce
-from schema.errors import ErrorCodes
+from schema.errors import ErrorCodes, log_errors
 from schema.execution import call_resolvers_directly
+from schema.limits import DirectiveLimit, create_limits_rule
 from schema.listing import Audience
 from schema.lists import ListsCompletedDirectly
 from schema.mutations import Mutation as ContactMutation
@@ -49,15 +50,42 @@ class Executor(VariablesCoercedDirectly, ListsCompletedDirectly):
     completion, and lists of objects of plain fields."""
 
 
+class ContactsSchema(strawberry.Schema):
+    """Strawberry's schema, with errors logged as CONTRACT.md's "Privacy of logs" asks:
+    Strawberry's own `process_errors` logs every error, the client's mistakes included, at
+    ERROR with the text of the query."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_errors(errors, _request_id(execution_context))
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context: Any = execution_context.context if execution_context else None
+    request = getattr(context, "request", None)
+    if request is None and isinstance(context, dict):
+        request = context.get("request")
+    state = getattr(request, "state", None)
+    request_id = getattr(state, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema; `settings` bring the query limits and what production turns off."""
     settings = settings or Settings()
-    # The depth and alias limits as validation rules made once (QueryDepthLimiter and
-    # MaxAliasesLimiter make new ones per request), so that ValidationCache finds a document
-    # it has validated: validating the bench's list query took ~3 ms a request.
+    # The size limits as one validation rule made once, so that ValidationCache finds a
+    # document it has validated (validating the bench's list query took ~3 ms a request).
+    # It replaces Strawberry's depth and alias limiters, whose work doubled with every
+    # fragment spread twice (schema/limits.py). Expanded, a document may select as many
+    # fields as it has tokens at most: what it could have written out without fragments.
     limits: list[type[ASTValidationRule]] = [
-        depth_limit(settings.max_query_depth, None),
-        alias_limit(settings.max_query_aliases),
+        create_limits_rule(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_fields=settings.max_query_tokens,
+        ),
+        DirectiveLimit,
     ]
     documents = ParsedDocuments()
     # Factories, so that every request gets fresh extension instances.
@@ -71,7 +99,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    built = strawberry.Schema(
+    built = ContactsSchema(
         query=Query,
         mutation=Mutation,
         types=[

@@ -4,41 +4,48 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from schema.context import Info
 from schema.permissions import ADMIN
-from schema.types import PageInfo, User
+from schema.types import AFTER, FIRST, PageInfo, User
 from server import ids, tokens
 from server import models as m
 from server.directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from server.errors import BadUserInput
 
 
-@strawberry.enum
+@strawberry.enum(description="What an audit entry records.")
 class AuditAction(Enum):
-    ARCHIVE = "archive"
-    UNARCHIVE = "unarchive"
-    DELETE = "delete"
+    ARCHIVE = strawberry.enum_value("archive", description="Contacts were archived.")
+    UNARCHIVE = strawberry.enum_value("unarchive", description="Contacts were unarchived.")
+    DELETE = strawberry.enum_value("delete", description="Contacts were deleted for good.")
 
 
 @strawberry.type(
     description=(
         "One archive, unarchive or delete: who, when and which contacts. "
-        "For deleted contacts only their IDs remain."
+        "For deleted contacts only their IDs remain. Dry runs are not recorded."
     )
 )
 class AuditEntry:
-    id: strawberry.ID
-    action: AuditAction
-    occurred_at: datetime
-    contact_ids: list[strawberry.ID]
-    contact_count: int
-    prevent_resync: bool
+    id: strawberry.ID = strawberry.field(description="Opaque; also the entry's cursor.")
+    action: AuditAction = strawberry.field(description="What was done.")
+    occurred_at: datetime = strawberry.field(description="When, in UTC.")
+    contact_ids: list[strawberry.ID] = strawberry.field(
+        description="The contacts it applied to (only those that succeeded)."
+    )
+    contact_count: int = strawberry.field(description="How many contacts: contactIds' length.")
+    prevent_resync: bool = strawberry.field(
+        description=(
+            "For DELETE: whether the deletion keeps automatic sources from re-creating them."
+        )
+    )
     actor_pk: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(description="Who did it; null when not known (e.g. the user was removed).")
     async def actor(self, info: Info) -> User | None:
         if self.actor_pk is None:
             return None
@@ -58,26 +65,30 @@ class AuditEntry:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One audit entry of a page, with its cursor.")
 class AuditEntryEdge:
-    cursor: str
-    node: AuditEntry
+    cursor: str = strawberry.field(description="Pass it as `after` to read older entries.")
+    node: AuditEntry = strawberry.field(description="The entry.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the audit trail, newest first (Relay).")
 class AuditEntryConnection:
-    edges: list[AuditEntryEdge]
-    page_info: PageInfo
+    edges: list[AuditEntryEdge] = strawberry.field(description="The page, newest first.")
+    page_info: PageInfo = strawberry.field(description="How to read the next page.")
 
 
 @strawberry.type(description="An API token; its secret is shown only once, when it is created.")
 class ApiToken:
-    id: strawberry.ID
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    user: User
+    id: strawberry.ID = strawberry.field(description="Opaque; pass it to revokeApiToken.")
+    name: str = strawberry.field(description="What the token was made for, as named at creation.")
+    created_at: datetime = strawberry.field(description="When it was created, in UTC.")
+    last_used_at: datetime | None = strawberry.field(
+        description="When a request last used it; null when none has."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked; null while it is valid."
+    )
+    user: User = strawberry.field(description="Whose token it is: requests act as this user.")
 
     @classmethod
     def from_model(cls, row: m.ApiToken) -> ApiToken:
@@ -98,7 +109,10 @@ class AdminQuery:
         description="Archives, unarchives and deletions, newest first. ADMIN only.",
     )
     async def audit_trail(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> AuditEntryConnection:
         size = DEFAULT_PAGE_SIZE if first is None else first
         if not 0 <= size <= MAX_PAGE_SIZE:
@@ -131,9 +145,18 @@ class AdminQuery:
 class AdminMutation:
     @strawberry.mutation(
         permission_classes=ADMIN,
-        description="Revoke an API token: requests with it are refused from now on.",
+        description=(
+            "Revoke an API token: requests with it are refused (UNAUTHENTICATED) from now on. "
+            "ADMIN only."
+        ),
     )
-    async def revoke_api_token(self, info: Info, id: strawberry.ID) -> ApiToken:
+    async def revoke_api_token(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="An API token's ID (apiTokens).")
+        ],
+    ) -> ApiToken:
         pk = ids.decode(id, "ApiToken")
         if pk is None:
             raise BadUserInput(f"'{id}' is not an API token ID.")

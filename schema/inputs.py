@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -18,12 +18,22 @@ from strawberry.types.field import StrawberryField
 
 from schema.types import OrderDirection
 from server import ids
-from server.directory import Criteria, Order, OrderField
+from server.directory import MAX_SEARCH, Criteria, Order, OrderField, check_criteria
+from server.editing import MAX_TAG, MAX_TEXT, MAX_VALUES
 from server.errors import BadUserInput
 from server.models import Direction, InteractionKind
 from server.policy import ContactStatus, MessageChannel, SourceKind, StageCategory
+from server.settings import Settings
 
 T = TypeVar("T")
+
+# The defaults of the limits the server reads from its settings (schema/selection.py).
+_DEFAULTS = Settings.model_construct()
+MAX_IDS = _DEFAULTS.max_ids
+MAX_SELECTION = _DEFAULTS.max_selection
+MAX_SYNC_CONTACTS = _DEFAULTS.max_sync_contacts
+TEXT = f"At most {MAX_TEXT} characters; null clears it."
+ID_LIST = " Malformed IDs are BAD_USER_INPUT; an empty list matches nothing."
 
 _SCALARS = (str, int, float, bool)
 
@@ -122,18 +132,44 @@ def built_directly(cls: type[T]) -> type[T]:
 
 @strawberry.input(description="All fields are ANDed; list fields match any of their values.")
 class ContactFilter:
-    status: ContactStatus | None = None
-    search: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of name, email, phone or company."
+    status: ContactStatus | None = strawberry.field(
+        default=None, description="Only contacts with this status; null: either."
     )
-    stage_ids: list[strawberry.ID] | None = None
-    stage_categories: list[StageCategory] | None = None
+    search: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Case-insensitive substring of name, email, phone or company; "
+            f"at most {MAX_SEARCH} characters."
+        ),
+    )
+    stage_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Contacts in any of these stages." + ID_LIST,
+    )
+    stage_categories: list[StageCategory] | None = strawberry.field(
+        default=None,
+        description=(
+            "Contacts whose stage has any of these categories; an empty list matches nothing."
+        ),
+    )
     no_stage: bool | None = strawberry.field(
         default=None, description="True: only contacts without a stage."
     )
-    tag_ids: list[strawberry.ID] | None = None
-    bucket_ids: list[strawberry.ID] | None = None
-    assignee_id: strawberry.ID | None = None
+    tag_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Contacts with any of these tags." + ID_LIST,
+    )
+    bucket_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Contacts in any of these buckets." + ID_LIST,
+    )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            'Contacts assigned to this user, e.g. the viewer\'s ID for "assigned to me" '
+            "(which My People is not)."
+        ),
+    )
     unassigned: bool | None = strawberry.field(
         default=None, description="True: only contacts without an assignee."
     )
@@ -144,12 +180,28 @@ class ContactFilter:
             "false: only active ones that could not."
         ),
     )
+    archived_before: datetime | None = strawberry.field(
+        default=None,
+        description=(
+            "Only contacts archived before this moment (so only archived ones), e.g. to delete "
+            "what has been archived for over a year. A time without a zone is UTC."
+        ),
+    )
+    updated_since: datetime | None = strawberry.field(
+        default=None,
+        description=(
+            "Only contacts changed at or after this moment, e.g. to sync what changed since "
+            "the last run. A time without a zone is UTC."
+        ),
+    )
 
 
-@strawberry.input
+@strawberry.input(description="How a list of contacts is sorted; by default NAME, ascending.")
 class ContactOrder:
-    field: OrderField
-    direction: OrderDirection = OrderDirection.ASC
+    field: OrderField = strawberry.field(description="What to sort by.")
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="ASC unless given."
+    )
 
 
 @strawberry.input(
@@ -162,31 +214,60 @@ class ContactOrder:
     )
 )
 class ContactSelection:
-    ids: list[strawberry.ID] | None = None
-    audience_id: strawberry.ID | None = None
-    filter: ContactFilter | None = None
-    except_ids: list[strawberry.ID] | None = None
+    ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description=(
+            f"The ticked contacts: at most {MAX_IDS:,} (more is BAD_USER_INPUT; select by "
+            "audience instead). Repeated IDs count once; unknown ones get ContactNotFound."
+        ),
+    )
+    audience_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Every contact of this audience (an ID from `audiences`), e.g. My People: every "
+            "active contact of the workspace, not only those assigned to the viewer. Without "
+            f"it, a filter applies to All People. At most {MAX_SELECTION:,} contacts (the server's "
+            "MAX_SELECTION): more is BAD_USER_INPUT and nothing changes. An unknown audience "
+            "is BAD_USER_INPUT."
+        ),
+    )
+    filter: ContactFilter | None = strawberry.field(
+        default=None, description="Narrows the audience (ANDed with its own criteria)."
+    )
+    except_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description=(
+            "Contacts to leave out of an audience selection (the ones unticked after "
+            '"select all"); with ids it is BAD_USER_INPUT.'
+        ),
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of archiveContacts.")
 class ArchiveContactsInput:
-    selection: ContactSelection
+    selection: ContactSelection = strawberry.field(description="The contacts to archive.")
     dry_run: bool = strawberry.field(
         default=False,
         description="Report what would happen and change nothing (the confirmation step).",
     )
 
 
-@strawberry.input
+@strawberry.input(description="The input of unarchiveContacts.")
 class UnarchiveContactsInput:
-    selection: ContactSelection
-    dry_run: bool = False
+    selection: ContactSelection = strawberry.field(description="The contacts to unarchive.")
+    dry_run: bool = strawberry.field(
+        default=False,
+        description="Report what would happen and change nothing (the confirmation step).",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of deleteContacts.")
 class DeleteContactsInput:
-    selection: ContactSelection
-    dry_run: bool = False
+    selection: ContactSelection = strawberry.field(description="The contacts to delete.")
+    dry_run: bool = strawberry.field(
+        default=False,
+        description="Report what would happen and change nothing (the confirmation step).",
+    )
     prevent_resync: bool = strawberry.field(
         default=False,
         description=(
@@ -198,95 +279,160 @@ class DeleteContactsInput:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description=(
+        "A contact's fields, for createContact and updateContact's patch. A contact needs at "
+        "least a name, an email address or a phone number. Refused fields come back together "
+        "in InvalidContactInput."
+    )
+)
 class ContactInput:
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    company: str | None = strawberry.UNSET
-    title: str | None = strawberry.UNSET
-    emails: list[str] | None = strawberry.UNSET
-    phones: list[str] | None = strawberry.UNSET
-    stage_id: strawberry.ID | None = strawberry.UNSET
-    assignee_id: strawberry.ID | None = strawberry.UNSET
-    tag_names: list[str] | None = strawberry.UNSET
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description=TEXT)
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description=TEXT)
+    company: str | None = strawberry.field(default=strawberry.UNSET, description=TEXT)
+    title: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The job title. " + TEXT
+    )
+    emails: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            f"At most {MAX_VALUES}; each must be a valid address. Stored lower-cased, "
+            "duplicates dropped; the list replaces the contact's emails."
+        ),
+    )
+    phones: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            f"At most {MAX_VALUES}, each with at least 3 digits and at most 40 characters. "
+            "Stored in E.164 where the number parses (in the workspace's region), else as "
+            "typed; the list replaces the contact's phones."
+        ),
+    )
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A stage of the workspace (else BAD_USER_INPUT); null removes the stage.",
+    )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=("A user of the workspace (else BAD_USER_INPUT); null removes the assignee."),
+    )
+    tag_names: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            f"The contact's tags, replacing the ones it has (1 to {MAX_TAG} characters "
+            "each); tags that do not exist yet are created."
+        ),
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of updateContact.")
 class UpdateContactInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The contact to change; it must be active.")
     patch: ContactInput = strawberry.field(
         description="Only the fields given are changed; null clears a field."
     )
 
 
-@strawberry.input
+@strawberry.input(description="The input of setContactStage.")
 class SetStageInput:
-    selection: ContactSelection
+    selection: ContactSelection = strawberry.field(description="The contacts to set the stage of.")
     stage_id: strawberry.ID | None = strawberry.field(
         default=None, description="Null removes the stage."
     )
 
 
-@strawberry.input
+@strawberry.input(description="The input of assignContacts.")
 class AssignContactsInput:
-    selection: ContactSelection
+    selection: ContactSelection = strawberry.field(description="The contacts to assign.")
     assignee_id: strawberry.ID | None = strawberry.field(
         default=None, description="Null removes the assignee."
     )
 
 
-@strawberry.input
+@strawberry.input(description="The input of tagContacts and untagContacts.")
 class TagContactsInput:
-    selection: ContactSelection
-    tag_names: list[str] = strawberry.field(description="Tags that do not exist yet are created.")
+    selection: ContactSelection = strawberry.field(description="The contacts to tag or untag.")
+    tag_names: list[str] = strawberry.field(
+        description=(
+            "At least one; names compare case-insensitively. tagContacts creates tags that do "
+            "not exist yet; untagContacts removes the tags from the contacts."
+        )
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of addContactsToBucket and removeContactsFromBucket.")
 class BucketContactsInput:
-    selection: ContactSelection
-    bucket_id: strawberry.ID
+    selection: ContactSelection = strawberry.field(
+        description="The contacts to add to or remove from the bucket."
+    )
+    bucket_id: strawberry.ID = strawberry.field(
+        description="A bucket of the workspace; else BAD_USER_INPUT."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of sendMessage.")
 class SendMessageInput:
-    selection: ContactSelection
-    channel: MessageChannel
-    body: str
-    subject: str | None = None
+    selection: ContactSelection = strawberry.field(description="The contacts to message.")
+    channel: MessageChannel = strawberry.field(description="EMAIL or SMS.")
+    body: str = strawberry.field(
+        description=(
+            "Not blank, at most 100,000 characters, no control characters but line breaks "
+            "and tabs; else BAD_USER_INPUT."
+        )
+    )
+    subject: str | None = strawberry.field(
+        default=None, description="At most 500 characters; null for none."
+    )
 
 
 @built_directly
-@strawberry.input
+@strawberry.input(
+    description=(
+        "One contact from the source. A matched contact gets the non-empty fields and the "
+        "union of emails and phones; a sync removes nothing."
+    )
+)
 class SyncedContactInput:
     external_id: str = strawberry.field(
         description="The contact's ID in the source (stable across syncs)."
     )
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
-    title: str | None = None
-    emails: list[str] | None = None
-    phones: list[str] | None = None
+    first_name: str | None = strawberry.field(default=None, description="Null when not known.")
+    last_name: str | None = strawberry.field(default=None, description="Null when not known.")
+    company: str | None = strawberry.field(default=None, description="Null when not known.")
+    title: str | None = strawberry.field(default=None, description="Null when not known.")
+    emails: list[str] | None = strawberry.field(
+        default=None, description="Added to a matched contact's emails, normalized."
+    )
+    phones: list[str] | None = strawberry.field(
+        default=None, description="Added to a matched contact's phones, normalized."
+    )
 
 
 @built_directly
-@strawberry.input
+@strawberry.input(description="The input of syncContacts.")
 class SyncContactsInput:
-    source: SourceKind
+    source: SourceKind = strawberry.field(description="PHONE or EMAIL; CSV is BAD_USER_INPUT.")
     source_account: str = strawberry.field(
         description=(
             "Which phone or mailbox, e.g. the device's name; with source and externalId "
             "it identifies a contact's origin."
         )
     )
-    contacts: list[SyncedContactInput]
+    contacts: list[SyncedContactInput] = strawberry.field(
+        description=(
+            f"At most {MAX_SYNC_CONTACTS:,} per call (more is BAD_USER_INPUT): send a larger "
+            "address book in several calls."
+        )
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of logInteraction: give an email or a phone.")
 class LogInteractionInput:
-    kind: InteractionKind
-    direction: Direction
-    occurred_at: datetime
+    kind: InteractionKind = strawberry.field(description="What kind of exchange it was.")
+    direction: Direction = strawberry.field(description="Who started it.")
+    occurred_at: datetime = strawberry.field(
+        description="When it happened; without a time zone, UTC is assumed (years 1 to 9999)."
+    )
     email: str | None = strawberry.field(
         default=None,
         description=(
@@ -294,14 +440,34 @@ class LogInteractionInput:
             "(source EMAIL or PHONE) unless suppressed."
         ),
     )
-    phone: str | None = None
-    subject: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="As email, by phone number, when no email is given."
+    )
+    subject: str | None = strawberry.field(
+        default=None, description="At most 500 characters; null for none."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The input of saveAudience.")
 class SaveAudienceInput:
-    name: str
-    filter: ContactFilter
+    name: str = strawberry.field(description="1 to 200 characters, no control characters.")
+    filter: ContactFilter = strawberry.field(
+        description=(
+            "The audience's criteria, kept as given; without a status it covers active and "
+            "archived contacts."
+        )
+    )
+
+
+@strawberry.input(description="The input of updateAudience: what is not given stays as it is.")
+class UpdateAudienceInput:
+    id: strawberry.ID = strawberry.field(description="The saved audience (not a built-in one).")
+    name: str | None = strawberry.field(
+        default=None, description="A new name: 1 to 200 characters, no control characters."
+    )
+    filter: ContactFilter | None = strawberry.field(
+        default=None, description="New criteria, replacing the old ones whole."
+    )
 
 
 # ---------------------------------------------------------------- translation
@@ -323,23 +489,36 @@ def decode_ids(values: Sequence[str] | None, type_name: str, what: str) -> tuple
 def criteria_from(value: ContactFilter | None) -> Criteria | None:
     if value is None:
         return None
-    return Criteria(
-        status=value.status,
-        search=value.search,
-        stage_ids=decode_ids(value.stage_ids, "Stage", "stage"),
-        # An empty list matches nothing, as for the ID lists (never "everything").
-        stage_categories=(
-            tuple(value.stage_categories) if value.stage_categories is not None else None
-        ),
-        no_stage=value.no_stage,
-        tag_ids=decode_ids(value.tag_ids, "Tag", "tag"),
-        bucket_ids=decode_ids(value.bucket_ids, "Bucket", "bucket"),
-        assignee_id=(
-            decode_id(value.assignee_id, "User", "user") if value.assignee_id is not None else None
-        ),
-        unassigned=value.unassigned,
-        archivable=value.archivable,
+    return check_criteria(
+        Criteria(
+            status=value.status,
+            search=value.search,
+            stage_ids=decode_ids(value.stage_ids, "Stage", "stage"),
+            # An empty list matches nothing, as for the ID lists (never "everything").
+            stage_categories=(
+                tuple(value.stage_categories) if value.stage_categories is not None else None
+            ),
+            no_stage=value.no_stage,
+            tag_ids=decode_ids(value.tag_ids, "Tag", "tag"),
+            bucket_ids=decode_ids(value.bucket_ids, "Bucket", "bucket"),
+            assignee_id=(
+                decode_id(value.assignee_id, "User", "user")
+                if value.assignee_id is not None
+                else None
+            ),
+            unassigned=value.unassigned,
+            archivable=value.archivable,
+            archived_before=_aware(value.archived_before),
+            updated_since=_aware(value.updated_since),
+        )
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """The stored times are UTC; a time without a zone is taken to be UTC too."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def order_from(value: ContactOrder | None) -> Order:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -13,6 +13,12 @@ from schema.context import Info
 from schema.inputs import ContactFilter, ContactOrder, criteria_from, order_from
 from schema.loaders import Label, Loaders, PageLabels
 from schema.types import (
+    AFTER,
+    BEFORE,
+    FIRST,
+    LAST,
+    MY_PEOPLE_MEANS,
+    ORDER_BY,
     UNLOADED,
     Bucket,
     Contact,
@@ -30,10 +36,10 @@ from server.directory import Audience as AudienceValue
 from server.directory import AudienceKind, Criteria, contacts_matching, page
 
 
-@strawberry.type
+@strawberry.type(description="A page of contacts (Relay), in the order asked for.")
 class ContactConnection:
-    edges: list[ContactEdge]
-    page_info: PageInfo
+    edges: list[ContactEdge] = strawberry.field(description="The page's contacts, in order.")
+    page_info: PageInfo = strawberry.field(description="How to read the next or previous page.")
     narrowing: strawberry.Private[tuple[Criteria, ...]]
 
     @strawberry.field(description="All contacts that match, across pages.")
@@ -199,13 +205,31 @@ async def contact_connection(
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A list of contacts to browse and to select all in (ContactSelection.audienceId): one "
+        "of the built-in My People, Archived People and All People, or a saved filter. "
+        + MY_PEOPLE_MEANS
+    )
+)
 class Audience(Node):
-    name: str
-    kind: AudienceKind
+    name: str = strawberry.field(
+        description="My People, Archived People, All People, or the saved audience's name."
+    )
+    kind: AudienceKind = strawberry.field(
+        description=(
+            "Which built-in audience it is, or SAVED. MY_PEOPLE (My People) is every active "
+            "contact of the workspace, not only those assigned to the viewer."
+        )
+    )
     value: strawberry.Private[AudienceValue]
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "How many contacts the audience holds now; for My People, every active contact of "
+            "the workspace."
+        )
+    )
     async def contact_count(self, info: Info) -> int:
         return await info.context.loaders.contact_count.load((self.value.criteria,))
 
@@ -213,12 +237,15 @@ class Audience(Node):
     async def contacts(
         self,
         info: Info,
-        filter: ContactFilter | None = None,
-        order_by: ContactOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        filter: Annotated[
+            ContactFilter | None,
+            strawberry.argument(description="Narrows the audience; ANDed with its own criteria."),
+        ] = None,
+        order_by: Annotated[ContactOrder | None, strawberry.argument(description=ORDER_BY)] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
     ) -> ContactConnection:
         return await contact_connection(
             info, (self.value.criteria,), filter, order_by, first, after, last, before

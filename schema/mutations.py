@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -24,6 +24,7 @@ from schema.inputs import (
     SyncContactsInput,
     TagContactsInput,
     UnarchiveContactsInput,
+    UpdateAudienceInput,
     UpdateContactInput,
     criteria_from,
     decode_id,
@@ -61,8 +62,16 @@ from schema.types import Bucket, Contact, Interaction, Stage
 from server import editing, ids, lifecycle
 from server.directory import Criteria, Target, distinct_targets
 from server.editing import InvalidInput
+from server.errors import BadUserInput
 from server.lifecycle import BulkOutcome, Outcome
 from server.policy import Action, MessageChannel
+from server.settings import Settings
+
+CSV_FILE = (
+    "The CSV file, at most MAX_UPLOAD_MB megabytes "
+    f"({Settings.model_construct().max_upload_mb} by default): a header row, then one "
+    "contact per row (see the contract's CSV format)."
+)
 
 
 class _ContactID(Contact):
@@ -147,6 +156,17 @@ def _given(patch: ContactInput) -> dict[str, Any]:
     return given
 
 
+def _editor(info: Info) -> editing.Editor:
+    return editing.Editor(user_id=info.context.viewer.user_id, role=info.context.viewer.role)
+
+
+def _audience_key(global_id: str) -> str:
+    decoded = ids.decode_any(global_id)
+    if decoded is None or decoded[0] != "Audience":
+        raise BadUserInput("No saved audience with this ID in your workspace.")
+    return decoded[1]
+
+
 def _one_target(raw_id: str) -> Sequence[Target]:
     return distinct_targets([raw_id], [ids.decode(raw_id, "Contact")])
 
@@ -157,11 +177,17 @@ class Mutation:
         permission_classes=WRITE,
         description=(
             "Archive contacts. Only active contacts with no stage or a PAST/LOST stage, "
-            "and no assignee, can be archived."
+            "and no assignee, can be archived. Each contact gets its own result; with dryRun "
+            "nothing changes. MEMBER or ADMIN."
         ),
     )
     async def archive_contacts(
-        self, info: Info, input: ArchiveContactsInput
+        self,
+        info: Info,
+        input: Annotated[
+            ArchiveContactsInput,
+            strawberry.argument(description="Which contacts, and whether only to try."),
+        ],
     ) -> ArchiveContactsPayload:
         targets = await resolve_selection(info, input.selection)
         result = await lifecycle.change_status(
@@ -188,10 +214,19 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        permission_classes=WRITE, description="Restore archived contacts to active."
+        permission_classes=WRITE,
+        description=(
+            "Restore archived contacts to active; active ones get ContactNotArchived. "
+            "With dryRun nothing changes. MEMBER or ADMIN."
+        ),
     )
     async def unarchive_contacts(
-        self, info: Info, input: UnarchiveContactsInput
+        self,
+        info: Info,
+        input: Annotated[
+            UnarchiveContactsInput,
+            strawberry.argument(description="Which contacts, and whether only to try."),
+        ],
     ) -> UnarchiveContactsPayload:
         targets = await resolve_selection(info, input.selection)
         result = await lifecycle.change_status(
@@ -218,10 +253,23 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=DELETE,
-        description="Permanently delete archived contacts and their history. ADMIN only.",
+        description=(
+            "Permanently delete archived contacts and their history. ADMIN only. Active "
+            "contacts get ContactNotArchived: archive them first. With dryRun nothing changes."
+        ),
     )
     async def delete_contacts(
-        self, info: Info, input: DeleteContactsInput
+        self,
+        info: Info,
+        input: Annotated[
+            DeleteContactsInput,
+            strawberry.argument(
+                description=(
+                    "Which contacts, whether only to try, and whether to keep them from "
+                    "coming back."
+                )
+            ),
+        ],
     ) -> DeleteContactsPayload:
         targets = await resolve_selection(info, input.selection)
         result = await lifecycle.delete(
@@ -250,16 +298,41 @@ class Mutation:
             dry_run=result.dry_run,
         )
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def create_contact(self, info: Info, input: ContactInput) -> CreateContactResult:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Create an active contact. It is not matched against existing ones; a contact "
+            "deleted with preventResync comes back and its suppression is lifted. MEMBER or ADMIN."
+        ),
+    )
+    async def create_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            ContactInput, strawberry.argument(description="The new contact's fields.")
+        ],
+    ) -> CreateContactResult:
         try:
             row = await editing.create_contact(info.context.viewer.workspace_id, _given(input))
         except InvalidInput as error:
             return _invalid(error)
         return ContactCreated(contact=Contact.from_model(row))
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def update_contact(self, info: Info, input: UpdateContactInput) -> EditContactResult:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Change the given fields of an active contact; an archived one gets "
+            "ContactIsArchived. MEMBER or ADMIN."
+        ),
+    )
+    async def update_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateContactInput,
+            strawberry.argument(description="The contact and the fields to change."),
+        ],
+    ) -> EditContactResult:
         try:
             outcome = await editing.update_contact(
                 info.context.viewer.workspace_id, _one_target(input.id)[0], _given(input.patch)
@@ -271,8 +344,21 @@ class Mutation:
             return ContactUpdated(contact=contact)
         return _refusal(outcome, Action.EDIT)  # type: ignore[no-any-return]
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def set_contact_stage(self, info: Info, input: SetStageInput) -> UpdateContactsPayload:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Set or remove the stage of active contacts. A LEAD, POTENTIAL or ACTIVE stage "
+            "keeps a contact from being archived. An unknown stage is BAD_USER_INPUT. "
+            "MEMBER or ADMIN."
+        ),
+    )
+    async def set_contact_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            SetStageInput, strawberry.argument(description="The contacts and the stage.")
+        ],
+    ) -> UpdateContactsPayload:
         stage_id = (
             decode_id(input.stage_id, "Stage", "stage") if input.stage_id is not None else None
         )
@@ -281,9 +367,19 @@ class Mutation:
             await editing.set_stage(info.context.viewer.workspace_id, targets, stage_id)
         )
 
-    @strawberry.mutation(permission_classes=WRITE)
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Assign active contacts to a user, or unassign them. An assigned contact cannot "
+            "be archived. An unknown user is BAD_USER_INPUT. MEMBER or ADMIN."
+        ),
+    )
     async def assign_contacts(
-        self, info: Info, input: AssignContactsInput
+        self,
+        info: Info,
+        input: Annotated[
+            AssignContactsInput, strawberry.argument(description="The contacts and the assignee.")
+        ],
     ) -> UpdateContactsPayload:
         user_id = (
             decode_id(input.assignee_id, "User", "user") if input.assignee_id is not None else None
@@ -294,26 +390,52 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        permission_classes=WRITE, description="Only active contacts can be tagged."
+        permission_classes=WRITE,
+        description=(
+            "Add tags to contacts, creating the tags that do not exist yet. Only active "
+            "contacts can be tagged. MEMBER or ADMIN."
+        ),
     )
-    async def tag_contacts(self, info: Info, input: TagContactsInput) -> UpdateContactsPayload:
+    async def tag_contacts(
+        self,
+        info: Info,
+        input: Annotated[
+            TagContactsInput, strawberry.argument(description="The contacts and the tags.")
+        ],
+    ) -> UpdateContactsPayload:
         targets = await resolve_selection(info, input.selection)
         return _edit_results(
             await editing.tag(info.context.viewer.workspace_id, targets, input.tag_names)
         )
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def untag_contacts(self, info: Info, input: TagContactsInput) -> UpdateContactsPayload:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Remove tags from contacts. Only active contacts can be untagged. MEMBER or ADMIN."
+        ),
+    )
+    async def untag_contacts(
+        self,
+        info: Info,
+        input: Annotated[
+            TagContactsInput, strawberry.argument(description="The contacts and the tags.")
+        ],
+    ) -> UpdateContactsPayload:
         targets = await resolve_selection(info, input.selection)
         return _edit_results(
             await editing.untag(info.context.viewer.workspace_id, targets, input.tag_names)
         )
 
     @strawberry.mutation(
-        permission_classes=WRITE, description="Only active contacts can be placed in a bucket."
+        permission_classes=WRITE,
+        description="Only active contacts can be placed in a bucket. MEMBER or ADMIN.",
     )
     async def add_contacts_to_bucket(
-        self, info: Info, input: BucketContactsInput
+        self,
+        info: Info,
+        input: Annotated[
+            BucketContactsInput, strawberry.argument(description="The contacts and the bucket.")
+        ],
     ) -> UpdateContactsPayload:
         bucket_id = decode_id(input.bucket_id, "Bucket", "bucket")
         targets = await resolve_selection(info, input.selection)
@@ -321,9 +443,18 @@ class Mutation:
             await editing.add_to_bucket(info.context.viewer.workspace_id, targets, bucket_id)
         )
 
-    @strawberry.mutation(permission_classes=WRITE)
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Take contacts out of a bucket. Only active contacts can be taken out. MEMBER or ADMIN."
+        ),
+    )
     async def remove_contacts_from_bucket(
-        self, info: Info, input: BucketContactsInput
+        self,
+        info: Info,
+        input: Annotated[
+            BucketContactsInput, strawberry.argument(description="The contacts and the bucket.")
+        ],
     ) -> UpdateContactsPayload:
         bucket_id = decode_id(input.bucket_id, "Bucket", "bucket")
         targets = await resolve_selection(info, input.selection)
@@ -331,8 +462,19 @@ class Mutation:
             await editing.remove_from_bucket(info.context.viewer.workspace_id, targets, bucket_id)
         )
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def create_bucket(self, info: Info, name: str) -> Bucket:
+    @strawberry.mutation(
+        permission_classes=WRITE, description="Create an empty bucket. MEMBER or ADMIN."
+    )
+    async def create_bucket(
+        self,
+        info: Info,
+        name: Annotated[
+            str,
+            strawberry.argument(
+                description="1 to 100 characters, no control characters; else BAD_USER_INPUT."
+            ),
+        ],
+    ) -> Bucket:
         return Bucket.from_model(
             await editing.create_bucket(info.context.viewer.workspace_id, name)
         )
@@ -341,10 +483,17 @@ class Mutation:
         permission_classes=WRITE,
         description=(
             "Only active contacts can be messaged. "
-            "The message is queued as an outbound interaction."
+            "The message is queued as an outbound interaction. MEMBER or ADMIN."
         ),
     )
-    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+    async def send_message(
+        self,
+        info: Info,
+        input: Annotated[
+            SendMessageInput,
+            strawberry.argument(description="The contacts, the channel and the message."),
+        ],
+    ) -> SendMessagePayload:
         targets = await resolve_selection(info, input.selection)
         channel = MessageChannel(input.channel)
         sent = await editing.send_message(
@@ -377,28 +526,65 @@ class Mutation:
         permission_classes=WRITE,
         description=(
             "Phone and email sync. Archived contacts stay archived; "
-            "deleted ones come back unless suppressed."
+            "deleted ones come back unless suppressed. One transaction per call. "
+            "MEMBER or ADMIN."
         ),
     )
-    async def sync_contacts(self, info: Info, input: SyncContactsInput) -> ImportReport:
+    async def sync_contacts(
+        self,
+        info: Info,
+        input: Annotated[
+            SyncContactsInput, strawberry.argument(description="The source and its contacts.")
+        ],
+    ) -> ImportReport:
         return await sources.sync_contacts(info, input)
 
     @strawberry.mutation(
         permission_classes=sources.UPLOAD_WRITE,
         description=(
             "Upload a CSV file (GraphQL multipart request). "
-            "Brings back deleted contacts and lifts their suppression."
+            "Brings back deleted contacts and lifts their suppression. MEMBER or ADMIN."
         ),
     )
-    async def import_contacts_csv(self, info: Info, file: Upload) -> ImportReport:
+    async def import_contacts_csv(
+        self,
+        info: Info,
+        file: Annotated[Upload, strawberry.argument(description=CSV_FILE)],
+    ) -> ImportReport:
         return await sources.import_contacts_csv(info, file)
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def log_interaction(self, info: Info, input: LogInteractionInput) -> LogInteractionResult:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Record an interaction with the person of this email or phone: stored with the "
+            "matching contact (an archived one stays archived), or with a new contact, unless "
+            "the address is suppressed. MEMBER or ADMIN."
+        ),
+    )
+    async def log_interaction(
+        self,
+        info: Info,
+        input: Annotated[
+            LogInteractionInput,
+            strawberry.argument(description="The interaction and who it was with."),
+        ],
+    ) -> LogInteractionResult:
         return await sources.log_interaction(info, input)
 
-    @strawberry.mutation(permission_classes=WRITE)
-    async def save_audience(self, info: Info, input: SaveAudienceInput) -> Audience:
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Save a filter as an audience of the workspace, listed after the built-in ones. "
+            "IDs in the filter that are not the workspace's are BAD_USER_INPUT. MEMBER or ADMIN."
+        ),
+    )
+    async def save_audience(
+        self,
+        info: Info,
+        input: Annotated[
+            SaveAudienceInput, strawberry.argument(description="The audience's name and filter.")
+        ],
+    ) -> Audience:
         from server.directory import saved_audience
 
         row = await editing.save_audience(
@@ -410,13 +596,71 @@ class Mutation:
         return Audience.from_value(saved_audience(row))
 
     @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Rename a saved audience or give it a new filter. Its owner (whoever saved it) or "
+            "an ADMIN; anyone else gets FORBIDDEN. A built-in audience or an unknown ID is "
+            "BAD_USER_INPUT. Nothing changes on an error."
+        ),
+    )
+    async def update_audience(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateAudienceInput,
+            strawberry.argument(description="The audience, and its new name or filter."),
+        ],
+    ) -> Audience:
+        from server.directory import saved_audience
+
+        row = await editing.update_audience(
+            info.context.viewer.workspace_id,
+            _editor(info),
+            _audience_key(input.id),
+            input.name,
+            criteria_from(input.filter),
+        )
+        return Audience.from_value(saved_audience(row))
+
+    @strawberry.mutation(
+        permission_classes=WRITE,
+        description=(
+            "Delete a saved audience; its contacts stay as they are. Its owner or an ADMIN; "
+            "anyone else gets FORBIDDEN. A built-in audience or an unknown ID is "
+            "BAD_USER_INPUT. Returns the deleted audience's ID."
+        ),
+    )
+    async def delete_audience(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The saved audience.")],
+    ) -> strawberry.ID:
+        await editing.delete_audience(
+            info.context.viewer.workspace_id, _editor(info), _audience_key(id)
+        )
+        return id
+
+    @strawberry.mutation(
         permission_classes=ADMIN,
         description=(
             'Relabel a stage (e.g. Lead as "Warm"). ADMIN only. Its category, and so every '
             "rule about it, stays as it is."
         ),
     )
-    async def rename_stage(self, info: Info, id: strawberry.ID, name: str) -> Stage:
+    async def rename_stage(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The stage's ID.")],
+        name: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The new label: 1 to 100 characters, unique in the workspace "
+                    "(case-insensitively)."
+                )
+            ),
+        ],
+    ) -> Stage:
         stage_id = decode_id(id, "Stage", "stage")
         row = await editing.rename_stage(info.context.viewer.workspace_id, stage_id, name)
         return Stage.from_model(row)
@@ -429,6 +673,13 @@ class Mutation:
         ),
     )
     async def lift_suppression(
-        self, info: Info, email: str | None = None, phone: str | None = None
+        self,
+        info: Info,
+        email: Annotated[
+            str | None, strawberry.argument(description=sources.SUPPRESSED_EMAIL)
+        ] = None,
+        phone: Annotated[
+            str | None, strawberry.argument(description=sources.SUPPRESSED_PHONE)
+        ] = None,
     ) -> SuppressionLifted:
         return await sources.lift_suppression(info, email, phone)

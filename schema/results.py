@@ -11,6 +11,7 @@ import strawberry
 
 from schema.context import Info
 from schema.types import Contact, Interaction, Stage, User
+from server.csv_import import MAX_ROW_ERRORS
 from server.metrics import count_results
 from server.policy import Action, Violation, ViolationCode, violation_message
 from server.policy import ViolationCode as ViolationCodeEnum
@@ -25,7 +26,9 @@ class RuleViolation:
             "The ID exactly as the client sent it (or the contact's ID for audience selections)."
         )
     )
-    code: ViolationCodeEnum
+    code: ViolationCodeEnum = strawberry.field(
+        description="Which rule refused it, as an enum: one code per RuleViolation type."
+    )
     message: str = strawberry.field(
         description="A sentence a person can act on, e.g. how to make the contact archivable."
     )
@@ -47,12 +50,12 @@ class ContactNotFound(RuleViolation):
     )
 )
 class ContactIsArchived(RuleViolation):
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact, as it is now.")
 
 
 @strawberry.type(description="The contact is active; it must be archived first.")
 class ContactNotArchived(RuleViolation):
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact, as it is now.")
 
 
 @strawberry.type(
@@ -61,10 +64,10 @@ class ContactNotArchived(RuleViolation):
     )
 )
 class ArchiveBlockedByStage(RuleViolation):
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact, as it is now.")
     stage_pk: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(description="The stage that blocks: set another one, or none, first.")
     async def stage(self, info: Info) -> Stage:
         row = await info.context.loaders.stage.load(self.stage_pk)
         assert row is not None
@@ -73,10 +76,12 @@ class ArchiveBlockedByStage(RuleViolation):
 
 @strawberry.type(description="The contact is assigned: remove the assignee first.")
 class ArchiveBlockedByAssignee(RuleViolation):
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact, as it is now.")
     assignee_pk: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The user it is assigned to: assignContacts with no assignee first."
+    )
     async def assignee(self, info: Info) -> User:
         row = await info.context.loaders.user.load(self.assignee_pk)
         assert row is not None
@@ -87,38 +92,65 @@ class ArchiveBlockedByAssignee(RuleViolation):
     description="The contact has no email address (for EMAIL) or phone number (for SMS)."
 )
 class ContactUnreachable(RuleViolation):
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact, as it is now.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="The contact was archived (on a dry run: it would be, and nothing changed)."
+)
 class ContactArchived:
-    contact: Contact
+    contact: Contact = strawberry.field(
+        description="The contact afterwards (on a dry run: as it is, still active)."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description="The contact is active again (on a dry run: it would be, and nothing changed)."
+)
 class ContactUnarchived:
-    contact: Contact
+    contact: Contact = strawberry.field(
+        description="The contact afterwards (on a dry run: as it is, still archived)."
+    )
 
 
-@strawberry.type(description="The contact and its history are gone for good.")
+@strawberry.type(
+    description=(
+        "The contact and its history are gone for good "
+        "(on a dry run: they would be, and nothing changed)."
+    )
+)
 class ContactDeleted:
-    contact_id: strawberry.ID
-    display_name: str
+    contact_id: strawberry.ID = strawberry.field(
+        description="The ID exactly as the client sent it (or the contact's ID for audiences)."
+    )
+    display_name: str = strawberry.field(
+        description="The contact's display name, e.g. for an 'Ann Lee was deleted' notice."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The change was applied to this contact.")
 class ContactUpdated:
-    contact: Contact
+    contact: Contact = strawberry.field(description="The contact afterwards.")
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The message was queued for this contact as an outbound interaction; "
+        "it is delivered later, not by this request."
+    )
+)
 class MessageQueued:
-    contact: Contact
-    interaction: Interaction
+    contact: Contact = strawberry.field(description="The contact the message is for.")
+    interaction: Interaction = strawberry.field(
+        description="The interaction that holds the message, in the contact's history."
+    )
 
 
 ArchiveBlocker = Annotated[
-    ArchiveBlockedByStage | ArchiveBlockedByAssignee, strawberry.union("ArchiveBlocker")
+    ArchiveBlockedByStage | ArchiveBlockedByAssignee,
+    strawberry.union(
+        "ArchiveBlocker", description="Something that keeps an active contact from being archived."
+    ),
 ]
 
 AnyViolation = (
@@ -136,23 +168,50 @@ ArchiveContactResult = Annotated[
     | ContactIsArchived
     | ArchiveBlockedByStage
     | ArchiveBlockedByAssignee,
-    strawberry.union("ArchiveContactResult"),
+    strawberry.union(
+        "ArchiveContactResult",
+        description=(
+            "One contact's outcome: archived, or why not (not found, archived already, "
+            "blocked by its stage, blocked by its assignee; checked in that order)."
+        ),
+    ),
 ]
 UnarchiveContactResult = Annotated[
     ContactUnarchived | ContactNotFound | ContactNotArchived,
-    strawberry.union("UnarchiveContactResult"),
+    strawberry.union(
+        "UnarchiveContactResult",
+        description="One contact's outcome: unarchived, or why not (not found, not archived).",
+    ),
 ]
 DeleteContactResult = Annotated[
     ContactDeleted | ContactNotFound | ContactNotArchived,
-    strawberry.union("DeleteContactResult"),
+    strawberry.union(
+        "DeleteContactResult",
+        description=(
+            "One contact's outcome: deleted, or why not (not found, not archived: "
+            "only archived contacts can be deleted)."
+        ),
+    ),
 ]
 UpdateContactResult = Annotated[
     ContactUpdated | ContactNotFound | ContactIsArchived,
-    strawberry.union("UpdateContactResult"),
+    strawberry.union(
+        "UpdateContactResult",
+        description=(
+            "One contact's outcome: updated, or why not (not found, archived: only active "
+            "contacts change)."
+        ),
+    ),
 ]
 SendMessageResult = Annotated[
     MessageQueued | ContactNotFound | ContactIsArchived | ContactUnreachable,
-    strawberry.union("SendMessageResult"),
+    strawberry.union(
+        "SendMessageResult",
+        description=(
+            "One contact's outcome: queued, or why not (not found, archived, no email "
+            "address or phone number for the channel)."
+        ),
+    ),
 ]
 
 
@@ -205,56 +264,98 @@ def blocker_result(
 # ---------------------------------------------------------------- payloads
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What archiveContacts did: one result per distinct selected contact, in the selection's "
+        "order, and the counts. Contacts that fail do not stop the others."
+    )
+)
 class ArchiveContactsPayload:
-    results: list[ArchiveContactResult]
+    results: list[ArchiveContactResult] = strawberry.field(
+        description="One per distinct contact, in the order of ids or of the audience."
+    )
     succeeded: int = strawberry.field(
         description="Contacts archived (or that would be, on a dry run)."
     )
-    failed: int
-    dry_run: bool
+    failed: int = strawberry.field(description="Results that are RuleViolations.")
+    dry_run: bool = strawberry.field(
+        description="True when nothing was changed: the results say what would happen."
+    )
 
     def __post_init__(self) -> None:
-        count_results("ArchiveContactsPayload", self.results)
+        count_results("ArchiveContactsPayload", self.results, dry_run=self.dry_run)
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What unarchiveContacts did: one result per distinct selected contact, in the selection's "
+        "order, and the counts. Contacts that fail do not stop the others."
+    )
+)
 class UnarchiveContactsPayload:
-    results: list[UnarchiveContactResult]
-    succeeded: int
-    failed: int
-    dry_run: bool
+    results: list[UnarchiveContactResult] = strawberry.field(
+        description="One per distinct contact, in the order of ids or of the audience."
+    )
+    succeeded: int = strawberry.field(description="Results that are successes.")
+    failed: int = strawberry.field(description="Results that are RuleViolations.")
+    dry_run: bool = strawberry.field(
+        description="True when nothing was changed: the results say what would happen."
+    )
 
     def __post_init__(self) -> None:
-        count_results("UnarchiveContactsPayload", self.results)
+        count_results("UnarchiveContactsPayload", self.results, dry_run=self.dry_run)
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What deleteContacts did: one result per distinct selected contact, in the selection's "
+        "order, and the counts. Contacts that fail do not stop the others."
+    )
+)
 class DeleteContactsPayload:
-    results: list[DeleteContactResult]
-    succeeded: int
-    failed: int
-    dry_run: bool
+    results: list[DeleteContactResult] = strawberry.field(
+        description="One per distinct contact, in the order of ids or of the audience."
+    )
+    succeeded: int = strawberry.field(description="Results that are successes.")
+    failed: int = strawberry.field(description="Results that are RuleViolations.")
+    dry_run: bool = strawberry.field(
+        description="True when nothing was changed: the results say what would happen."
+    )
 
     def __post_init__(self) -> None:
-        count_results("DeleteContactsPayload", self.results)
+        count_results("DeleteContactsPayload", self.results, dry_run=self.dry_run)
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What an edit of a selection (stage, assignee, tags, bucket) did: one result per "
+        "distinct selected contact, in the selection's order, and the counts. Contacts that "
+        "fail do not stop the others."
+    )
+)
 class UpdateContactsPayload:
-    results: list[UpdateContactResult]
-    succeeded: int
-    failed: int
+    results: list[UpdateContactResult] = strawberry.field(
+        description="One per distinct contact, in the order of ids or of the audience."
+    )
+    succeeded: int = strawberry.field(description="Results that are successes.")
+    failed: int = strawberry.field(description="Results that are RuleViolations.")
 
     def __post_init__(self) -> None:
         count_results("UpdateContactsPayload", self.results)
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "What sendMessage did: one result per distinct selected contact, in the selection's "
+        "order, and the counts. Contacts that fail do not stop the others."
+    )
+)
 class SendMessagePayload:
-    results: list[SendMessageResult]
-    succeeded: int
-    failed: int
+    results: list[SendMessageResult] = strawberry.field(
+        description="One per distinct contact, in the order of ids or of the audience."
+    )
+    succeeded: int = strawberry.field(description="Results that are successes.")
+    failed: int = strawberry.field(description="Results that are RuleViolations.")
 
     def __post_init__(self) -> None:
         count_results("SendMessagePayload", self.results)
@@ -263,34 +364,46 @@ class SendMessagePayload:
 @strawberry.type(description="One field of the input was rejected; nothing was written.")
 class InvalidField:
     field: str = strawberry.field(description="The input field's name, e.g. emails[1].")
-    message: str
+    message: str = strawberry.field(
+        description="What is wrong, in a sentence to show next to the field."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The input was refused as a whole; nothing was written.")
 class InvalidContactInput:
-    errors: list[InvalidField]
+    errors: list[InvalidField] = strawberry.field(description="Every rejected field at once.")
 
 
-@strawberry.type
+@strawberry.type(description="The contact was created (active).")
 class ContactCreated:
-    contact: Contact
+    contact: Contact = strawberry.field(description="The new contact.")
 
 
 CreateContactResult = Annotated[
-    ContactCreated | InvalidContactInput, strawberry.union("CreateContactResult")
+    ContactCreated | InvalidContactInput,
+    strawberry.union(
+        "CreateContactResult",
+        description="Created, or InvalidContactInput with every field that was refused.",
+    ),
 ]
 EditContactResult = Annotated[
     ContactUpdated | ContactNotFound | ContactIsArchived | InvalidContactInput,
-    strawberry.union("EditContactResult"),
+    strawberry.union(
+        "EditContactResult",
+        description=(
+            "Updated, or why not: not found, archived (only active contacts can be edited), "
+            "or InvalidContactInput with every field that was refused."
+        ),
+    ),
 ]
 
 
-@strawberry.type
+@strawberry.type(description="A row that was not imported; the other rows were.")
 class ImportRowError:
     row: int = strawberry.field(
         description="1-based row (CSV: the header is row 1) or list position."
     )
-    errors: list[InvalidField]
+    errors: list[InvalidField] = strawberry.field(description="Every rejected field of the row.")
 
 
 @strawberry.type(
@@ -306,26 +419,44 @@ class ImportReport:
     updated: int = strawberry.field(
         description="Matched contacts whose fields changed. Archived ones stay archived."
     )
-    unchanged: int
+    unchanged: int = strawberry.field(
+        description="Matched contacts that the row left as they were."
+    )
     kept_archived: int = strawberry.field(
         description="Rows that matched an archived contact (counted in updated or unchanged too)."
     )
     suppressed: int = strawberry.field(
         description="Rows skipped because a deletion with preventResync covers them."
     )
-    row_errors: list[ImportRowError]
+    row_errors: list[ImportRowError] = strawberry.field(
+        description=(
+            f"The refused rows, by row number: at most {MAX_ROW_ERRORS:,} of them "
+            "(rowErrorsTruncated says when there were more). They do not stop the other rows."
+        )
+    )
+    row_error_count: int = strawberry.field(
+        description="Every refused row, those beyond the rowErrors list included."
+    )
+    row_errors_truncated: bool = strawberry.field(
+        description="True when rowErrors lists only some of the refused rows."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The interaction was stored in the contact's history.")
 class InteractionLogged:
-    interaction: Interaction
-    contact: Contact
+    interaction: Interaction = strawberry.field(description="The stored interaction.")
+    contact: Contact = strawberry.field(
+        description=(
+            "The contact it was matched to by email or phone (an archived one stays archived), "
+            "or the one created for it."
+        )
+    )
     contact_created: bool = strawberry.field(
         description="True when the contact did not exist and was created by this interaction."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The interaction was not stored, and no contact was created.")
 class InteractionSuppressed:
     reason: str = strawberry.field(
         description=(
@@ -336,5 +467,11 @@ class InteractionSuppressed:
 
 LogInteractionResult = Annotated[
     InteractionLogged | InteractionSuppressed | InvalidContactInput,
-    strawberry.union("LogInteractionResult"),
+    strawberry.union(
+        "LogInteractionResult",
+        description=(
+            "Logged, suppressed (nothing stored), or InvalidContactInput (e.g. no usable "
+            "email or phone)."
+        ),
+    ),
 ]

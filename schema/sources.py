@@ -66,6 +66,8 @@ def import_report(result: ImportResult) -> ImportReport:
             )
             for error in result.row_errors
         ],
+        row_error_count=result.row_error_count,
+        row_errors_truncated=result.row_errors_unlisted > 0,
     )
 
 
@@ -126,17 +128,25 @@ async def log_interaction(info: Info, input: LogInteractionInput) -> LogInteract
 # ---------------------------------------------------------------- suppressions (ADMIN)
 
 
+SUPPRESSED_EMAIL = "An email address, compared once normalized; give it or phone, not both."
+SUPPRESSED_PHONE = (
+    "A phone number, compared once normalized (E.164 where it parses); give it or email, not both."
+)
+
+
 @strawberry.enum(description="What a suppression entry is the one-way hash of.")
 class SuppressionKind(Enum):
-    EMAIL = "email"
-    PHONE = "phone"
-    SOURCE_ID = "origin"
+    EMAIL = strawberry.enum_value("email", description="An email address.")
+    PHONE = strawberry.enum_value("phone", description="A phone number.")
+    SOURCE_ID = strawberry.enum_value(
+        "origin", description="A contact's ID in a source (source, account and externalId)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="How many suppression entries there are of one kind.")
 class SuppressionKindCount:
-    kind: SuppressionKind
-    count: int
+    kind: SuppressionKind = strawberry.field(description="What the entries are hashes of.")
+    count: int = strawberry.field(description="Entries of this kind.")
 
 
 @strawberry.type(
@@ -147,12 +157,18 @@ class SuppressionKindCount:
 )
 class SuppressionSummary:
     count: int = strawberry.field(description="Suppressed emails, phones and source IDs.")
-    kinds: list[SuppressionKindCount]
-    first_created_at: datetime | None
-    last_created_at: datetime | None
+    kinds: list[SuppressionKindCount] = strawberry.field(
+        description="The count of each kind, 0 included."
+    )
+    first_created_at: datetime | None = strawberry.field(
+        description="When the oldest entry was made; null when there are none."
+    )
+    last_created_at: datetime | None = strawberry.field(
+        description="When the newest entry was made; null when there are none."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What liftSuppression did.")
 class SuppressionLifted:
     lifted: int = strawberry.field(
         description="Suppression entries lifted: 0 when the address was not suppressed."

@@ -585,13 +585,15 @@ def import_file(database_url: str | None, file: Path, workspace: str) -> None:
     click.echo(
         f"Imported {file.name} into '{workspace.strip()}': {counts.created} created, "
         f"{counts.updated} updated, {counts.unchanged} unchanged, "
-        f"{len(result.row_errors)} row(s) refused."
+        f"{result.row_error_count} row(s) refused."
     )
     if counts.kept_archived:
         click.echo(f"{counts.kept_archived} of the contacts it matched are archived, and stay so.")
     for refused in result.row_errors:
         problems = "; ".join(f"{e.field}: {e.message}" for e in refused.errors)
         click.echo(f"Row {refused.row}: {problems}")
+    if result.row_errors_unlisted:
+        click.echo(f"... and {result.row_errors_unlisted} more refused row(s), not listed.")
 
 
 if __name__ == "__main__":

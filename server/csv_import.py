@@ -340,8 +340,9 @@ async def import_csv(
     counter = ReadCounter()
 
     def keep(errors: Sequence[RowError]) -> None:
-        room = MAX_ROW_ERRORS - len(result.row_errors)
-        result.row_errors.extend(errors[: max(room, 0)])
+        room = max(MAX_ROW_ERRORS - len(result.row_errors), 0)
+        result.row_errors.extend(errors[:room])
+        result.row_errors_unlisted += max(len(errors) - room, 0)
 
     async def commit() -> None:
         landed = await bring_in(workspace, source, batch)

@@ -36,6 +36,12 @@ from server.tallies import tally
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_SAVED_AUDIENCE_ID = 2**31 - 1  # an IntField
+# Longer than any name, email, phone or company a search looks for; a longer one is work
+# for nothing (SQLite refuses LIKE patterns over 50,000 bytes outright).
+MAX_SEARCH = 200
+# Above any cursor encode_cursor writes (a sort name of 400 characters, base64): a longer
+# one is refused before it is decoded.
+MAX_CURSOR = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +58,25 @@ class Criteria:
     assignee_id: int | None = None
     unassigned: bool | None = None
     archivable: bool | None = None
+    archived_before: datetime | None = None
+    updated_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+            if value is not None
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Criteria:
         def ints(key: str) -> tuple[int, ...] | None:
             value = data.get(key)
             return tuple(int(v) for v in value) if value is not None else None
+
+        def moment(key: str) -> datetime | None:
+            value = data.get(key)
+            return datetime.fromisoformat(value) if value is not None else None
 
         status = data.get("status")
         categories = data.get("stage_categories")
@@ -77,7 +93,16 @@ class Criteria:
             assignee_id=data.get("assignee_id"),
             unassigned=data.get("unassigned"),
             archivable=data.get("archivable"),
+            archived_before=moment("archived_before"),
+            updated_since=moment("updated_since"),
         )
+
+
+def check_criteria(criteria: Criteria) -> Criteria:
+    """`criteria` as a client sent them, refused when no list should run them."""
+    if criteria.search is not None and len(criteria.search) > MAX_SEARCH:
+        raise BadUserInput(f"A search has at most {MAX_SEARCH} characters.")
+    return criteria
 
 
 class AudienceKind(StrEnum):
@@ -200,6 +225,10 @@ def criteria_q(workspace_id: int, criteria: Criteria) -> Q:
         condition &= Q(assignee_id=criteria.assignee_id)
     if criteria.unassigned is not None:
         condition &= Q(assignee_id__isnull=criteria.unassigned)
+    if criteria.archived_before is not None:
+        condition &= Q(archived_at__lt=criteria.archived_before)
+    if criteria.updated_since is not None:
+        condition &= Q(updated_at__gte=criteria.updated_since)
     if criteria.archivable is not None:
         archivable = requirement_q(workspace_id, REQUIREMENTS[Action.ARCHIVE])
         if criteria.archivable:
@@ -330,6 +359,8 @@ def encode_cursor(contact: Contact, order: Order) -> str:
 
 def _decode_cursor(cursor: str, order: Order) -> list[Any]:
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError
         payload = json.loads(from_unpadded_base64(cursor))
         keys = _SORT_KEYS[order.field]
         if not isinstance(payload, list) or payload[0] != order.field.value:

@@ -18,8 +18,14 @@ from tortoise.transactions import in_transaction
 from server import handles
 from server.contact_text import display_name, search_text, sort_name
 from server.db import chunks, values_of
-from server.directory import Criteria, Target, requirement_q
-from server.errors import BadUserInput
+from server.directory import (
+    MAX_SAVED_AUDIENCE_ID,
+    AudienceKind,
+    Criteria,
+    Target,
+    requirement_q,
+)
+from server.errors import BadUserInput, Forbidden
 from server.lifecycle import BulkOutcome, Outcome, allowed_pks, judge
 from server.models import (
     Bucket,
@@ -37,7 +43,14 @@ from server.models import (
     Workspace,
 )
 from server.normalize import InvalidValue, normalize_email, normalize_phone
-from server.policy import REQUIREMENTS, Action, MessageChannel, message_action
+from server.policy import (
+    REQUIREMENTS,
+    Action,
+    MessageChannel,
+    Role,
+    may_change_audience,
+    message_action,
+)
 from server.suppression import contact_digests
 
 TEXT_FIELDS = {
@@ -509,10 +522,11 @@ async def _check_all_exist(
         raise BadUserInput(f"No {what} with this ID in your workspace.")
 
 
-async def save_audience(
-    workspace_id: int, owner_id: int, name: str, criteria: Criteria
-) -> SavedAudience:
-    """A filter saved under a name; everything it refers to must be in the workspace."""
+async def _checked_audience(
+    workspace_id: int, name: str, criteria: Criteria
+) -> tuple[str, dict[str, Any]]:
+    """The audience's tidied name and its criteria as stored; refused unless everything
+    it refers to is in the workspace."""
     label = _label(name, "An audience name", MAX_TEXT)
     if criteria.search is not None and has_control(criteria.search):
         raise BadUserInput("The search text cannot contain control characters.")
@@ -521,9 +535,71 @@ async def save_audience(
     await _check_all_exist(Bucket, workspace_id, criteria.bucket_ids, "bucket")
     assignee = [criteria.assignee_id] if criteria.assignee_id is not None else None
     await _check_all_exist(User, workspace_id, assignee, "user")
+    return label, criteria.to_json()
+
+
+async def save_audience(
+    workspace_id: int, owner_id: int, name: str, criteria: Criteria
+) -> SavedAudience:
+    """A filter saved under a name; everything it refers to must be in the workspace."""
+    label, stored = await _checked_audience(workspace_id, name, criteria)
     return await SavedAudience.create(
-        workspace_id=workspace_id, owner_id=owner_id, name=label, criteria=criteria.to_json()
+        workspace_id=workspace_id, owner_id=owner_id, name=label, criteria=stored
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Editor:
+    """Who asks to change a saved audience."""
+
+    user_id: int
+    role: Role
+
+
+async def _audience_to_change(workspace_id: int, editor: Editor, key: str) -> SavedAudience:
+    """The saved audience `key` names, locked for the change; refused when there is none
+    or when `editor` may not change it (server/policy.py, may_change_audience)."""
+    if key in {kind.value for kind in AudienceKind}:
+        raise BadUserInput("A built-in audience cannot be changed or deleted.")
+    row = None
+    if key.isascii() and key.isdigit() and int(key) <= MAX_SAVED_AUDIENCE_ID:
+        row = (
+            await SavedAudience.filter(id=int(key), workspace_id=workspace_id)
+            .select_for_update()
+            .first()
+        )
+    if row is None:
+        raise BadUserInput("No saved audience with this ID in your workspace.")
+    if not may_change_audience(editor.role, editor.user_id, row.owner_id):
+        raise Forbidden("Only whoever saved this audience, or an admin, may change or delete it.")
+    return row
+
+
+async def update_audience(
+    workspace_id: int,
+    editor: Editor,
+    key: str,
+    name: str | None = None,
+    criteria: Criteria | None = None,
+) -> SavedAudience:
+    """A new name, a new filter, or both, for a saved audience; the rest stays."""
+    async with in_transaction():
+        row = await _audience_to_change(workspace_id, editor, key)
+        label, stored = await _checked_audience(
+            workspace_id,
+            name if name is not None else row.name,
+            criteria if criteria is not None else Criteria.from_json(row.criteria),
+        )
+        row.name, row.criteria = label, stored
+        await row.save(update_fields=["name", "criteria"])
+    return row
+
+
+async def delete_audience(workspace_id: int, editor: Editor, key: str) -> None:
+    """Forgets a saved audience; its contacts are not touched."""
+    async with in_transaction():
+        row = await _audience_to_change(workspace_id, editor, key)
+        await SavedAudience.filter(id=row.id).delete()
 
 
 # ---------------------------------------------------------------- messages

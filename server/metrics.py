@@ -28,6 +28,13 @@ RESULTS = Counter(
     ["payload", "result"],
     registry=REGISTRY,
 )
+# Apart from RESULTS, so that a dry run (which changes nothing) never reads as work done.
+DRY_RUN_RESULTS = Counter(
+    "contacts_dry_run_results",
+    "Per-contact results that bulk mutations' dry runs predicted, by payload and result type.",
+    ["payload", "result"],
+    registry=REGISTRY,
+)
 # Requests served without the rate limit because its storage (Redis) failed: fail open.
 RATE_LIMIT_STORAGE_ERRORS = Counter(
     "contacts_rate_limit_storage_errors",
@@ -43,9 +50,10 @@ def path_label(path: str) -> str:
     return path if path in KNOWN_PATHS else "other"
 
 
-def count_results(payload: str, results: Iterable[object]) -> None:
+def count_results(payload: str, results: Iterable[object], *, dry_run: bool = False) -> None:
+    counter = DRY_RUN_RESULTS if dry_run else RESULTS
     for result_type, count in Tally(type(item).__name__ for item in results).items():
-        RESULTS.labels(payload=payload, result=result_type).inc(count)
+        counter.labels(payload=payload, result=result_type).inc(count)
 
 
 def exposition() -> bytes:

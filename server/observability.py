@@ -1,7 +1,9 @@
 """One JSON log line per request, request IDs, and the HTTP metrics (an ASGI middleware).
 
 Logs carry no tokens, no query strings and no personal data: method, path, status,
-duration, request ID, GraphQL operation name and the acting user's ID.
+duration, request ID, GraphQL operation name and the acting user's ID. Above DEBUG, a
+traceback keeps its frames and exception types but not the exceptions' messages, which
+may quote what a client sent (a database's "Key (email)=(...) already exists").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -31,9 +34,46 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            exception = record.exc_info[1]
+            entry["exception"] = (
+                self.formatException(record.exc_info)
+                if record.levelno <= logging.DEBUG
+                else traceback_without_messages(exception)
+            )
         return json.dumps(entry, default=str)
+
+
+WITHHELD = "(message withheld: it may hold what a client sent; LOG_LEVEL=DEBUG shows it)"
+
+
+def traceback_without_messages(exception: BaseException) -> str:
+    """The traceback of `exception` and of the exceptions it came from, oldest first, as
+    Python prints it but with each exception's message withheld."""
+    chain: list[tuple[BaseException, str | None]] = []
+    current: BaseException | None = exception
+    link: str | None = None
+    while current is not None and all(current is not seen for seen, _ in chain):
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, _CONTEXT
+        else:
+            current = None
+    parts: list[str] = []
+    for error, link_to_next in reversed(chain):
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(error.__traceback__))
+        kind = type(error)
+        parts.append(f"{kind.__module__}.{kind.__qualname__}: {WITHHELD}\n")
+        if link_to_next is not None:
+            parts.append(link_to_next)
+    return "".join(parts).rstrip("\n")
+
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
 
 def configure_logging(level: str) -> None:

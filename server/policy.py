@@ -195,6 +195,14 @@ def may(role: Role, permission: Permission) -> bool:
     return permission in _GRANTS[role]
 
 
+def may_change_audience(role: Role, user_id: int, owner_id: int | None) -> bool:
+    """A saved audience is the workspace's to read, and its owner's (or an admin's) to
+    rename, refilter or delete; one whose owner has left is an admin's."""
+    if role is Role.ADMIN:
+        return True
+    return may(role, Permission.WRITE) and owner_id is not None and owner_id == user_id
+
+
 # ---------------------------------------------------------------- messages
 
 

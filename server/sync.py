@@ -135,6 +135,12 @@ class Counts:
 class ImportResult:
     counts: Counts = field(default_factory=Counts)
     row_errors: list[RowError] = field(default_factory=list)
+    # Refused rows beyond those listed in row_errors (a CSV import lists MAX_ROW_ERRORS).
+    row_errors_unlisted: int = 0
+
+    @property
+    def row_error_count(self) -> int:
+        return len(self.row_errors) + self.row_errors_unlisted
 
 
 # ---------------------------------------------------------------- validation

@@ -136,7 +136,7 @@ def demo_server(directory: Path, **env: str) -> Iterator[DemoServer]:
     database = directory / "demo.sqlite3"
     port = free_port()
     environment = project_environment(
-        LOG_LEVEL="WARNING", ENVIRONMENT="development", PYTHONUNBUFFERED="1", **env
+        **{"LOG_LEVEL": "WARNING", "ENVIRONMENT": "development", "PYTHONUNBUFFERED": "1", **env}
     )
     process = subprocess.Popen(  # noqa: S603 (our own command line)
         [sys.executable, "-m", "server.cli", "--database-url", f"sqlite://{database}",

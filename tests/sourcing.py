@@ -126,10 +126,14 @@ async def delete(
 
 
 async def upload(
-    http: httpx.AsyncClient, token: str | None, content: bytes, name: str = "contacts.csv"
+    http: httpx.AsyncClient,
+    token: str | None,
+    content: bytes,
+    name: str = "contacts.csv",
+    query: str = IMPORT,
 ) -> httpx.Response:
     """importContactsCsv as a GraphQL multipart request (operations, map, file)."""
-    operations = {"query": IMPORT, "variables": {"file": None}}
+    operations = {"query": query, "variables": {"file": None}}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return await http.post(
         "/graphql",

@@ -8,8 +8,9 @@ import pytest
 from conftest import GraphQL, World, bucket_of, gid, refetch
 
 from server import ids
-from server.models import SavedAudience, Tag
-from server.policy import StageCategory
+from server.directory import MAX_SEARCH
+from server.models import Contact, SavedAudience, Tag
+from server.policy import ContactStatus, StageCategory
 
 SAVE = """
 mutation($input: SaveAudienceInput!) {
@@ -283,3 +284,162 @@ async def test_a_viewer_may_not_save_audiences(gql: GraphQL, world: World) -> No
 
     assert code == "FORBIDDEN"
     assert await SavedAudience.all().count() == 0
+
+
+# ---------------------------------------------------------------- limits, update, delete
+
+UPDATE = """
+mutation($input: UpdateAudienceInput!) {
+  updateAudience(input: $input) { id name contactCount }
+}
+"""
+
+DELETE = "mutation($id: ID!) { deleteAudience(id: $id) }"
+
+
+async def stored(world: World) -> list[tuple[str, dict[str, Any]]]:
+    rows = await SavedAudience.filter(workspace_id=world.workspace.id).order_by("id")
+    return [(row.name, row.criteria) for row in rows]
+
+
+async def test_a_search_longer_than_the_limit_is_refused_and_saves_nothing(
+    gql: GraphQL, world: World
+) -> None:
+    too_long = "x" * (MAX_SEARCH + 1)
+    code, message, _ = await gql.error(
+        SAVE, {"input": {"name": "Huge", "filter": {"search": too_long}}}, as_=world.member
+    )
+    assert (code, message) == ("BAD_USER_INPUT", f"A search has at most {MAX_SEARCH} characters.")
+    assert await stored(world) == []
+    code, _, _ = await gql.error(FILTERED, {"filter": {"search": "y" * 50_001}}, as_=world.member)
+    assert code == "BAD_USER_INPUT"
+    data = await gql(AUDIENCES, as_=world.viewer)
+    assert [audience["name"] for audience in data["audiences"]] == [
+        "My People",
+        "Archived People",
+        "All People",
+    ]
+    await gql(FILTERED, {"filter": {"search": "z" * MAX_SEARCH}}, as_=world.member)
+
+
+async def test_a_cursor_longer_than_any_the_server_writes_is_refused(
+    gql: GraphQL, world: World
+) -> None:
+    code, message, _ = await gql.error(
+        "query($after: String) { contacts(after: $after) { totalCount } }",
+        {"after": "A" * 100_000},
+        as_=world.member,
+    )
+    assert code == "BAD_USER_INPUT"
+    assert "cursor" in message
+
+
+async def test_its_owner_renames_a_saved_audience_and_gives_it_a_new_filter(
+    gql: GraphQL, world: World
+) -> None:
+    await world.contact("Ada", "Active")
+    await world.contact("Bob", "Archived", archived=True)
+    audience = await save(gql, world, "Actives", {"status": "ACTIVE"})
+    renamed = await gql(
+        UPDATE, {"input": {"id": audience["id"], "name": "  Renamed  "}}, as_=world.member
+    )
+    assert renamed["updateAudience"] == {"id": audience["id"], "name": "Renamed", "contactCount": 1}
+    refiltered = await gql(
+        UPDATE,
+        {"input": {"id": audience["id"], "filter": {"status": "ARCHIVED"}}},
+        as_=world.member,
+    )
+    assert refiltered["updateAudience"]["contactCount"] == 1
+    assert await stored(world) == [("Renamed", {"status": "archived"})]
+    listed = await gql(AUDIENCE, {"id": audience["id"]}, as_=world.viewer)
+    assert names(listed["audience"]["contacts"]) == {"Bob Archived"}
+
+
+async def test_an_update_that_breaks_a_rule_changes_nothing(gql: GraphQL, world: World) -> None:
+    audience = await save(gql, world, "Keep", {"status": "ACTIVE"})
+    before = await stored(world)
+    for change in (
+        {"name": ""},
+        {"filter": {"search": "x" * (MAX_SEARCH + 1)}},
+        {"filter": {"tagIds": [ids.encode("Tag", 999_999)]}},
+    ):
+        code, _, _ = await gql.error(
+            UPDATE, {"input": {"id": audience["id"], **change}}, as_=world.member
+        )
+        assert code == "BAD_USER_INPUT", change
+    assert await stored(world) == before
+
+
+async def test_only_its_owner_or_an_admin_may_change_or_delete_a_saved_audience(
+    gql: GraphQL, world: World
+) -> None:
+    audience = await save(gql, world, "Member's", {"status": "ACTIVE"})
+    theirs = await gql(SAVE, {"input": {"name": "Admin's", "filter": {}}}, as_=world.admin)
+    admins = theirs["saveAudience"]["id"]
+    before = await stored(world)
+    for query, variables in (
+        (UPDATE, {"input": {"id": admins, "name": "Mine now"}}),
+        (DELETE, {"id": admins}),
+    ):
+        code, message, _ = await gql.error(query, variables, as_=world.member)
+        assert code == "FORBIDDEN"
+        assert message == "Only whoever saved this audience, or an admin, may change or delete it."
+        code, _, _ = await gql.error(query, variables, as_=world.viewer)
+        assert code == "FORBIDDEN"
+    assert await stored(world) == before
+    data = await gql(DELETE, {"id": audience["id"]}, as_=world.admin)
+    assert data == {"deleteAudience": audience["id"]}
+    assert await stored(world) == [("Admin's", {})]
+
+
+async def test_deleting_a_saved_audience_leaves_its_contacts_as_they_are(
+    gql: GraphQL, world: World
+) -> None:
+    ada = await world.contact("Ada", "Active", tags=["vip"])
+    audience = await save(gql, world, "Everyone", {})
+    assert await gql(DELETE, {"id": audience["id"]}, as_=world.member) == {
+        "deleteAudience": audience["id"]
+    }
+    assert await stored(world) == []
+    assert await gql(AUDIENCE, {"id": audience["id"]}, as_=world.member) == {"audience": None}
+    data = await gql(FILTERED, {"filter": {}}, as_=world.member)
+    assert names(data["contacts"]) == {"Ada Active"}
+    assert (await Contact.get(id=ada.id)).status == ContactStatus.ACTIVE
+
+
+async def test_a_built_in_or_unknown_audience_cannot_be_changed_or_deleted(
+    gql: GraphQL, world: World
+) -> None:
+    my_people = ids.encode("Audience", "my_people")
+    other = await save(gql, world, "Ours", {})
+    for audience_id, message in (
+        (my_people, "A built-in audience cannot be changed or deleted."),
+        (ids.encode("Audience", "999999"), "No saved audience with this ID in your workspace."),
+        (ids.encode("Contact", 1), "No saved audience with this ID in your workspace."),
+        ("not-an-id", "No saved audience with this ID in your workspace."),
+    ):
+        for query, variables in (
+            (UPDATE, {"input": {"id": audience_id, "name": "x"}}),
+            (DELETE, {"id": audience_id}),
+        ):
+            assert await gql.error(query, variables, as_=world.admin) == (
+                "BAD_USER_INPUT",
+                message,
+                None,
+            )
+    assert await stored(world) == [("Ours", {})]
+    assert other["name"] == "Ours"
+
+
+async def test_another_workspaces_saved_audience_is_unknown_here(
+    gql: GraphQL, world: World, other_world: World
+) -> None:
+    theirs = await gql(SAVE, {"input": {"name": "Theirs", "filter": {}}}, as_=other_world.admin)
+    code, message, _ = await gql.error(
+        DELETE, {"id": theirs["saveAudience"]["id"]}, as_=world.admin
+    )
+    assert (code, message) == (
+        "BAD_USER_INPUT",
+        "No saved audience with this ID in your workspace.",
+    )
+    assert await stored(other_world) == [("Theirs", {})]

@@ -1,9 +1,9 @@
 """docker-compose.yml and the Dockerfile, checked as files: CI has no Docker engine.
 
-What the deployment promises in the README must hold in the files it describes: the
-services and their order, the secrets compose refuses to start without, production mode,
+What the deployment page (docs/deployment.md) promises must hold in the files it describes:
+the services and their order, the secrets compose refuses to start without, production mode,
 the health checks, a non-root image, and install and start commands identical to the
-README's manual steps.
+page's manual steps.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 MAKEFILE = ROOT / "Makefile"
-README = ROOT / "README.md"
+DEPLOYMENT = ROOT / "docs" / "deployment.md"
 
 # Settings compose must refuse to start without, rather than fall back to empty.
 REQUIRED_SECRETS = frozenset({"POSTGRES_PASSWORD"})
 PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD (in .env or the environment)}"
 DATABASE_URL = f"postgres://contacts:{PASSWORD}@db:5432/contacts"
-HEALTHZ_PROBE = (
-    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-)
+PROBE = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/{}', timeout=4)"
+HEALTHZ_PROBE = PROBE.format("healthz")
+READYZ_PROBE = PROBE.format("readyz")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 INTERPOLATION = re.compile(
     r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<operator>:?[-?])?(?P<rest>[^}]*)\}"
@@ -87,12 +87,12 @@ def exec_form(arguments: str) -> list[str]:
     return [str(item) for item in loaded]
 
 
-def readme_manual_steps() -> list[str]:
-    """The command lines of the README's "Without Docker" section."""
-    text = README.read_text()
-    section = text.split("### Without Docker", 1)[1].split("\n## ", 1)[0]
+def manual_steps() -> list[str]:
+    """The command lines of the deployment page's "Without Docker" section."""
+    text = DEPLOYMENT.read_text()
+    section = text.split("## Without Docker", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(?P<body>.*?)```", section, re.DOTALL)
-    assert block is not None, "the README's 'Without Docker' section has no sh block"
+    assert block is not None, "docs/deployment.md's 'Without Docker' section has no sh block"
     return [line.strip() for line in block["body"].splitlines() if line.strip()]
 
 
@@ -153,9 +153,19 @@ def test_the_server_serves_on_port_8000_on_all_interfaces() -> None:
     assert server["ports"] == ["8000:8000"]
 
 
-def test_the_server_has_a_healthcheck_on_healthz_without_curl() -> None:
+def test_the_server_is_healthy_when_ready_checked_without_curl() -> None:
     healthcheck = service("server")["healthcheck"]
-    assert healthcheck["test"] == ["CMD", "python", "-c", HEALTHZ_PROBE]
+    assert healthcheck["test"] == ["CMD", "python", "-c", READYZ_PROBE]
+
+
+def test_compose_waits_longer_than_the_servers_graceful_shutdown_before_killing_it() -> None:
+    graceful = re.search(
+        r"timeout_graceful_shutdown=(\d+)", (ROOT / "server" / "cli.py").read_text()
+    )
+    assert graceful is not None
+    stop = re.fullmatch(r"(\d+)s", service("server")["stop_grace_period"])
+    assert stop is not None
+    assert int(stop[1]) > int(graceful[1])
 
 
 # ---------------------------------------------------------------- compose: settings
@@ -241,17 +251,17 @@ def test_the_image_installs_the_locked_versions_without_dev_tools() -> None:
     assert "npm ci --omit=dev --no-audit --no-fund" in arguments_of("RUN")
 
 
-def test_the_install_command_is_the_one_the_readme_documents() -> None:
+def test_the_install_command_is_the_one_the_deployment_page_documents() -> None:
     (install,) = [run for run in arguments_of("RUN") if "uv sync" in run]
-    assert install in " ".join(readme_manual_steps())
+    assert install in " ".join(manual_steps())
 
 
-def test_the_image_starts_with_the_command_the_readme_documents() -> None:
+def test_the_image_starts_with_the_command_the_deployment_page_documents() -> None:
     (entrypoint,) = arguments_of("ENTRYPOINT")
     (command,) = arguments_of("CMD")
     started = shlex.join(exec_form(entrypoint) + exec_form(command))
     assert started == "contacts-server serve --host 0.0.0.0 --port 8000"
-    assert started in readme_manual_steps()
+    assert started in manual_steps()
 
 
 def test_the_entrypoint_is_contacts_server_and_the_default_command_serves() -> None:

@@ -575,3 +575,57 @@ async def test_the_import_command_fails_in_one_clear_line_and_writes_nothing(
     assert fragment in errors[0]
     assert "Traceback" not in err
     assert await Contact.filter(workspace_id=ensured.id).count() == 0
+
+
+REFUSALS = """
+mutation Import($file: Upload!) {
+  importContactsCsv(file: $file) { created rowErrorCount rowErrorsTruncated rowErrors { row } }
+}
+"""
+
+
+async def test_a_file_with_more_bad_rows_than_listed_gives_their_total_and_says_it_was_cut(
+    gql: GraphQL, world: World
+) -> None:
+    bad = [f"Bad{n},Row,not-an-email-{n}" for n in range(csv_import.MAX_ROW_ERRORS + 5)]
+    content = csv_bytes("first_name,last_name,email", "Good,Row,good@example.com", *bad)
+    response = await upload(gql.http, world.member.token, content, query=REFUSALS)
+    report = response.json()["data"]["importContactsCsv"]
+    assert report["created"] == 1
+    assert report["rowErrorCount"] == csv_import.MAX_ROW_ERRORS + 5
+    assert report["rowErrorsTruncated"] is True
+    rows = [error["row"] for error in report["rowErrors"]]
+    assert rows == list(range(3, 3 + csv_import.MAX_ROW_ERRORS))
+
+
+async def test_a_file_with_few_bad_rows_lists_them_all_and_says_nothing_was_cut(
+    gql: GraphQL, world: World
+) -> None:
+    content = csv_bytes("first_name,email", "Ok,ok@example.com", "Bad,nope", "Worse,no")
+    response = await upload(gql.http, world.member.token, content, query=REFUSALS)
+    report = response.json()["data"]["importContactsCsv"]
+    assert report == {
+        "created": 1,
+        "rowErrorCount": 2,
+        "rowErrorsTruncated": False,
+        "rowErrors": [{"row": 3}, {"row": 4}],
+    }
+
+
+async def test_the_import_command_gives_the_total_of_refused_rows_and_says_how_many_it_left_out(
+    database: str, tmp_path: Path
+) -> None:
+    from server.auth import ensure_workspace
+
+    await ensure_workspace("Cli Co")
+    path = tmp_path / "bad.csv"
+    extra = 3
+    bad = [f"Bad{n},nope{n}" for n in range(csv_import.MAX_ROW_ERRORS + extra)]
+    path.write_bytes(csv_bytes("first_name,email", *bad))
+    code, out, err = await contacts_server(
+        database, tmp_path, "import", str(path), "--workspace", "Cli Co"
+    )
+    assert code == 0, err
+    assert f"0 created, 0 updated, 0 unchanged, {csv_import.MAX_ROW_ERRORS + extra} row(s)" in out
+    assert sum(line.startswith("Row ") for line in out.splitlines()) == csv_import.MAX_ROW_ERRORS
+    assert out.rstrip().endswith(f"... and {extra} more refused row(s), not listed.")

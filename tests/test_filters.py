@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -356,3 +356,90 @@ async def test_every_order_is_total_and_pages_through_ties_both_ways(
             break
         before = data["contacts"]["pageInfo"]["startCursor"]
     assert backward == expected
+
+
+# ---------------------------------------------------------------- archived before, updated since
+
+
+async def aged(contact: Contact, *, archived_days: int | None = None, updated_days: int) -> None:
+    """Moves a contact's archive and update times `*_days` into the past."""
+    now = datetime.now(UTC)
+    await Contact.filter(id=contact.id).update(
+        archived_at=now - timedelta(days=archived_days) if archived_days is not None else None,
+        updated_at=now - timedelta(days=updated_days),
+    )
+
+
+async def test_archived_before_matches_only_contacts_archived_before_that_moment(
+    gql: GraphQL, world: World
+) -> None:
+    old = await world.contact("Old", "Archive", archived=True)
+    await aged(old, archived_days=400, updated_days=400)
+    recent = await world.contact("Recent", "Archive", archived=True)
+    await aged(recent, archived_days=10, updated_days=10)
+    await world.contact("Still", "Active")
+    year_ago = (datetime.now(UTC) - timedelta(days=365)).isoformat()
+    assert await matching(gql, world, {"archivedBefore": year_ago}) == {"Old Archive"}
+    literal = await gql(
+        f'{{ contacts(filter: {{archivedBefore: "{year_ago}"}}) {{ totalCount }} }}',
+        as_=world.member,
+    )
+    assert literal == {"contacts": {"totalCount": 1}}
+
+
+async def test_updated_since_matches_contacts_changed_at_or_after_that_moment_a_bare_time_in_utc(
+    gql: GraphQL, world: World
+) -> None:
+    stale = await world.contact("Stale", "One")
+    await aged(stale, updated_days=30)
+    fresh = await world.contact("Fresh", "One", archived=True)
+    await aged(fresh, archived_days=1, updated_days=1)
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    assert await matching(gql, world, {"updatedSince": week_ago.isoformat()}) == {"Fresh One"}
+    bare = week_ago.replace(tzinfo=None).isoformat()
+    assert await matching(gql, world, {"updatedSince": bare}) == {"Fresh One"}
+
+
+async def test_a_script_deletes_only_what_was_archived_over_a_year_ago_and_nothing_else(
+    gql: GraphQL, world: World
+) -> None:
+    old = await world.contact("Old", "Archive", archived=True)
+    await aged(old, archived_days=400, updated_days=400)
+    recent = await world.contact("Recent", "Archive", archived=True)
+    await aged(recent, archived_days=10, updated_days=10)
+    year_ago = (datetime.now(UTC) - timedelta(days=365)).isoformat()
+    data = await gql(
+        """mutation ($before: DateTime!) {
+          deleteContacts(input: {selection: {filter: {archivedBefore: $before}}}) {
+            succeeded failed results { __typename ... on ContactDeleted { contactId } }
+          } }""",
+        {"before": year_ago},
+        as_=world.admin,
+    )
+    assert data["deleteContacts"] == {
+        "succeeded": 1,
+        "failed": 0,
+        "results": [{"__typename": "ContactDeleted", "contactId": gid(old)}],
+    }
+    assert {c.id for c in await Contact.filter(workspace_id=world.workspace.id)} == {recent.id}
+
+
+async def test_a_saved_audience_keeps_its_time_filters(gql: GraphQL, world: World) -> None:
+    old = await world.contact("Old", "Archive", archived=True)
+    await aged(old, archived_days=400, updated_days=400)
+    await world.contact("New", "Archive", archived=True)
+    year_ago = (datetime.now(UTC) - timedelta(days=365)).isoformat()
+    saved = await gql(
+        """mutation ($filter: ContactFilter!) {
+          saveAudience(input: {name: "Long archived", filter: $filter}) { id contactCount } }""",
+        {"filter": {"archivedBefore": year_ago}},
+        as_=world.member,
+    )
+    audience = saved["saveAudience"]
+    assert audience["contactCount"] == 1
+    listed = await gql(
+        "query ($id: ID!) { audience(id: $id) { contacts(first: 10) { edges { node { id } } } } }",
+        {"id": audience["id"]},
+        as_=world.member,
+    )
+    assert listed["audience"]["contacts"]["edges"] == [{"node": {"id": gid(old)}}]

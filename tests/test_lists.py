@@ -163,7 +163,7 @@ async def test_each_audiences_page_reads_its_tags_and_buckets_in_one_statement(
         "Archived People": [("Bob B", ["old"], [])],
         "All People": [ada_row, ("Bob B", ["old"], []), ("Cal C", [], [])],
     }
-    # Each page is its own statement (README, "Performance"), then its tags and buckets
+    # Each page is its own statement (docs/performance.md), then its tags and buckets
     # together, with those of the other pages whose rows came back in the same batch.
     label_reads = [s for s in log.statements if '"contact_tag" AS link' in s]
     assert all('"contact_bucket" AS link' in s for s in label_reads), label_reads

@@ -81,3 +81,32 @@ async def test_metrics_count_requests_and_per_item_results_by_type(
     assert value(after, refused) == value(before, refused) + 1
     assert "contacts_http_request_duration_seconds_bucket" in after
     assert 'contacts_http_requests_total{method="POST",path="/graphql",status="200"}' in after
+
+
+async def test_a_dry_run_is_counted_apart_from_the_results_that_happened(
+    world: World, gql: GraphQL
+) -> None:
+    blocked = await world.contact(assignee=world.member)
+    free = await world.contact()
+
+    def value(text: str, sample: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    labels = '{payload="ArchiveContactsPayload",result="ContactArchived"}'
+    real, predicted = (
+        f"contacts_item_results_total{labels}",
+        f"contacts_dry_run_results_total{labels}",
+    )
+    before = (await gql.http.get("/metrics")).text
+    await gql(
+        """mutation ($ids: [ID!]) { archiveContacts(input: {selection: {ids: $ids}, dryRun: true})
+        { succeeded } }""",
+        {"ids": [gid(blocked), gid(free)]},
+        as_=world.member,
+    )
+    after = (await gql.http.get("/metrics")).text
+    assert value(after, predicted) == value(before, predicted) + 1
+    assert value(after, real) == value(before, real)

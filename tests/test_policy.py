@@ -27,6 +27,7 @@ from server.policy import (
     decide,
     is_archivable,
     may,
+    may_change_audience,
     message_action,
     stage_blocks_archive,
     violation_message,
@@ -392,3 +393,20 @@ def test_every_violation_has_a_sentence_a_person_can_read(
 
     assert message[0].isupper()
     assert message.endswith(".")
+
+
+@pytest.mark.parametrize(
+    ("role", "owner_id", "allowed"),
+    [
+        (Role.ADMIN, 2, True),
+        (Role.ADMIN, None, True),
+        (Role.MEMBER, 1, True),
+        (Role.MEMBER, 2, False),
+        (Role.MEMBER, None, False),
+        (Role.VIEWER, 1, False),
+    ],
+)
+def test_a_saved_audience_is_its_owners_or_an_admins_to_change(
+    role: Role, owner_id: int | None, allowed: bool
+) -> None:
+    assert may_change_audience(role, user_id=1, owner_id=owner_id) is allowed

@@ -80,14 +80,14 @@ def _wait_until_healthy(server: Server) -> None:
     raise AssertionError(f"the server never answered /healthz:\n{server.stderr.text}")
 
 
-def _start(database_url: str, directory: Path, env: dict[str, str]) -> Server:
+def _start(database_url: str, directory: Path, env: dict[str, str], args: list[str]) -> Server:
     port = free_port()
     environment = project_environment(
         ENVIRONMENT="production", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1", **env
     )
     process = subprocess.Popen(  # noqa: S603 (our own command line)
         [sys.executable, "-m", "server.cli", "--database-url", database_url,
-         "serve", "--port", str(port)],
+         "serve", "--port", str(port), *args],
         cwd=directory,  # no .env of the project's
         env=environment,
         stdin=subprocess.DEVNULL,
@@ -115,10 +115,12 @@ def _stop(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, directory: Path, count: int, **env: str) -> Iterator[list[Server]]:
+def serving(
+    database_url: str, directory: Path, count: int, *args: str, **env: str
+) -> Iterator[list[Server]]:
     """`count` `contacts-server serve` processes on the suite's (migrated) database, started
-    together, with `env` as their settings; terminated afterwards."""
-    servers = [_start(database_url, directory, env) for _ in range(count)]
+    together, with `env` as their settings and `args` after `serve`; terminated afterwards."""
+    servers = [_start(database_url, directory, env, list(args)) for _ in range(count)]
     try:
         for server in servers:
             _wait_until_healthy(server)
@@ -172,6 +174,16 @@ def test_two_servers_sharing_redis_let_a_token_through_exactly_the_limit(
     # Another token has a window of its own, on either server.
     assert first.post(world.admin.token).status_code == 200
     assert second.post(world.admin.token).headers["RateLimit-Remaining"] == str(LIMIT - 2)
+
+
+def test_one_server_with_two_workers_lets_a_token_through_exactly_the_limit(
+    world: World, redis: RedisServer, database: str, tmp_path: Path
+) -> None:
+    # However the kernel spreads the connections over the workers, they count in one Redis.
+    env = {"RATE_LIMIT_STORAGE": redis.url, **LIMITED}
+    with serving(database, tmp_path, 1, "--workers", "2", **env) as (server,):
+        statuses = [server.post(world.member.token).status_code for _ in range(LIMIT + 2)]
+    assert statuses == [200] * LIMIT + [429, 429]
 
 
 def test_a_token_is_limited_before_it_is_authenticated(

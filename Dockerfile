@@ -10,7 +10,8 @@
 # ---------------------------------------------------------------- the playground's files
 FROM node:20-slim AS playground
 WORKDIR /playground
-COPY playground/package.json playground/package-lock.json ./
+# .npmrc: without its legacy-peer-deps, npm ci refuses the explorer plugin's peer range.
+COPY playground/package.json playground/package-lock.json playground/.npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # ---------------------------------------------------------------- the Python environment

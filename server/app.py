@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -26,6 +26,7 @@ from server import db
 from server.auth import Viewer, authenticate
 from server.metrics import exposition
 from server.observability import RequestLog, configure_logging
+from server.playground import Playground
 from server.ratelimit import Decision, RateLimiter
 from server.settings import Environment, Settings, get_settings
 
@@ -134,12 +135,6 @@ def _is_request_error(response_data: GraphQLHTTPResponse) -> bool:
     return "data" not in response_data and bool(response_data.get("errors"))
 
 
-# Where Strawberry's GraphiQL page loads React, GraphiQL and its plugin from; the setting
-# GRAPHIQL_ASSETS_URL replaces it with a self-hosted mirror of the same PACKAGE@VERSION/PATH
-# files (the page's integrity hashes still check them).
-GRAPHIQL_CDN = "https://unpkg.com/"
-
-
 class GraphQLApp(GraphQL[Any, None]):
     """Strawberry's ASGI app, with the viewer and a fresh set of loaders in the context."""
 
@@ -148,7 +143,8 @@ class GraphQLApp(GraphQL[Any, None]):
 
         super().__init__(
             build_schema(settings),
-            graphql_ide="graphiql" if settings.playground_enabled else None,
+            # The playground is ours (server/playground.py), not Strawberry's CDN page.
+            graphql_ide=None,
             allow_queries_via_get=True,
             multipart_uploads_enabled=True,
         )
@@ -163,21 +159,11 @@ class GraphQLApp(GraphQL[Any, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
-    async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html
-        if self.settings.graphiql_assets_url:
-            html = html.replace(GRAPHIQL_CDN, self.settings.graphiql_assets_url)
-        return HTMLResponse(html)
-
     async def get_context(self, request: Any, response: Any) -> Any:
         from schema.context import Context
         from schema.loaders import Loaders
 
-        viewer: Viewer | None = getattr(request.state, "viewer", None)
-        if viewer is None:
-            # Only the IDE page gets here without a viewer (see AuthenticatedGraphQL);
-            # Strawberry builds a context before it decides to render the page.
-            return {"request": request, "response": response}
+        viewer: Viewer = request.state.viewer
         return Context(
             request=request,
             response=response,
@@ -332,9 +318,10 @@ RATE_LIMIT_HEADERS = (
 class AuthenticatedGraphQL:
     """Resolves the bearer token before GraphQL runs; the IDE page itself needs none."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, playground: Playground | None) -> None:
         self.graphql = GraphQLApp(settings)
         self.settings = settings
+        self.playground = playground
         self.limiter = (
             RateLimiter(
                 settings.rate_limit_per_minute,
@@ -347,8 +334,8 @@ class AuthenticatedGraphQL:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if self._is_ide_page(request):
-            await self.graphql(scope, receive, send)
+        if self.playground is not None and self._is_ide_page(request):
+            await (await self.playground.page(request))(scope, receive, send)
             return
         token = _bearer_token(request)
         # Counted before authentication, by the token's hash: a refused request costs no
@@ -388,8 +375,7 @@ class AuthenticatedGraphQL:
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
-            self.settings.playground_enabled
-            and request.method == "GET"
+            request.method == "GET"
             and "query" not in request.query_params
             and "text/html" in request.headers.get("accept", "")
         )
@@ -412,8 +398,8 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """The application; `manage_database=False` when the caller has connected already."""
     settings = settings or get_settings()
-
-    graphql = AuthenticatedGraphQL(settings)
+    playground = Playground(settings) if settings.playground_enabled else None
+    graphql = AuthenticatedGraphQL(settings, playground)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -455,6 +441,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *(playground.routes() if playground is not None else []),
         ],
         middleware=middleware,
         lifespan=lifespan,

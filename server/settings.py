@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -39,8 +40,11 @@ class Settings(BaseSettings):
     # (rediss:// for TLS) shared by every process and replica.
     rate_limit_storage: str = "memory://"
     playground: bool | None = None
-    # Where the playground page loads React and GraphiQL from, instead of the public CDN
-    # (offline deployments): a prefix under which PACKAGE@VERSION/PATH is served, as on the CDN.
+    # The npm packages (node_modules) the playground's JavaScript and CSS are served from;
+    # unset, playground/node_modules beside the project (server/playground.py).
+    playground_assets_dir: Path | None = None
+    # Where the playground page loads React and GraphiQL from instead of this server: a
+    # prefix under which PACKAGE@VERSION/PATH is served, as on a CDN (unpkg, jsDelivr).
     graphiql_assets_url: str | None = None
 
     @field_validator("database_url")

@@ -293,3 +293,17 @@ def test_the_build_context_leaves_out_local_state_caches_and_secrets() -> None:
     # What the Dockerfile copies must stay in the context.
     assert not {"pyproject.toml", "uv.lock", "README.md", "server", "schema"} & ignored
     assert {"playground/*", "!playground/package.json", "!playground/package-lock.json"} <= ignored
+
+
+def test_the_playground_stage_gets_every_npm_file_it_copies_and_its_npmrc() -> None:
+    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    (copied,) = [copy for copy in arguments_of("COPY") if copy.startswith("playground/")]
+    *sources, destination = copied.split()
+    # Without .npmrc (legacy-peer-deps), npm ci refuses the explorer plugin's peer range.
+    assert sources == [
+        "playground/package.json",
+        "playground/package-lock.json",
+        "playground/.npmrc",
+    ]
+    assert destination == "./"
+    assert {f"!{source}" for source in sources} <= ignored

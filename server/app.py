@@ -24,7 +24,7 @@ from strawberry.types import ExecutionResult
 
 from server import db
 from server.auth import Viewer, authenticate
-from server.metrics import exposition
+from server.metrics import exposition, process_exited
 from server.observability import RequestLog, configure_logging
 from server.playground import Playground
 from server.ratelimit import Decision, RateLimiter
@@ -420,6 +420,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         finally:
             await graphql.close()
             await db.disconnect()
+            process_exited()
 
     if settings.environment is not Environment.TEST:
         configure_logging(settings.log_level)

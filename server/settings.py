@@ -12,6 +12,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite://./data/contacts.sqlite3"
+# Seconds a process waits for another one's migrations before it gives up.
+DEFAULT_MIGRATION_LOCK_TIMEOUT = 600.0
 
 
 class Environment(StrEnum):
@@ -31,6 +33,7 @@ class Settings(BaseSettings):
     max_sync_contacts: int = Field(default=5_000, ge=1)
     max_upload_mb: int = Field(default=50, ge=1)
     log_level: str = "INFO"
+    migration_lock_timeout: float = Field(default=DEFAULT_MIGRATION_LOCK_TIMEOUT, gt=0, le=86_400)
     max_query_depth: int = Field(default=12, ge=2)
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_tokens: int = Field(default=5_000, ge=100)

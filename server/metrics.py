@@ -45,6 +45,12 @@ DRY_RUN_RESULTS = Counter(
     ["payload", "result"],
     registry=REGISTRY,
 )
+# Requests served without the rate limit because its storage (Redis) failed: fail open.
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "contacts_rate_limit_storage_errors",
+    "Rate limit checks whose storage (RATE_LIMIT_STORAGE) failed; the request was served.",
+    registry=REGISTRY,
+)
 
 KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=5_000, ge=100)
     rate_limit_per_minute: int = Field(default=600, ge=0)  # per token; 0 turns it off
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Where the rate limit is counted: memory:// in each process, or redis://HOST:PORT
+    # (rediss:// for TLS) shared by every process and replica.
+    rate_limit_storage: str = "memory://"
     playground: bool | None = None
     # The npm packages (node_modules) the playground's JavaScript and CSS are served from;
     # unset, playground/node_modules beside the project (server/playground.py).
@@ -72,6 +76,25 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", "/")):
             raise ValueError("GRAPHIQL_ASSETS_URL must start with http://, https:// or /")
         return value.rstrip("/") + "/"
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        value = value.strip()
+        if value == "memory://":
+            return value
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 (parsed for its error: a port that is not a number)
+            valid = parts.scheme in {"redis", "rediss"} and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(
+                "RATE_LIMIT_STORAGE must be memory:// or redis://HOST:PORT "
+                "(rediss://HOST:PORT for TLS, redis://:PASSWORD@HOST:PORT/DB with a password)"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod

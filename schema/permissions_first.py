@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import (
     BooleanValueNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -90,7 +91,10 @@ class PermissionsFirst(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         refusal = self._refusal()
         if refusal is not None:
-            raise refusal
+            # A result set here is answered instead of executing (Strawberry's documented
+            # way for an extension to skip execution): the same `data: null` and error,
+            # path included, that the field itself would have given, with nothing run.
+            self.execution_context.result = ExecutionResult(data=None, errors=[refusal])
         yield
 
     def _refusal(self) -> GraphQLError | None:
@@ -113,6 +117,7 @@ class PermissionsFirst(SchemaExtension):
                     return GraphQLError(
                         permission.message or "You may not do this.",
                         nodes=[field],
+                        path=[(field.alias or field.name).value],
                         extensions={"code": "FORBIDDEN"},
                     )
         return None

@@ -29,6 +29,9 @@ async def test_a_member_sending_a_field_only_admins_may_run_gets_forbidden_and_n
     )
     assert await Bucket.filter(workspace_id=world.workspace.id).count() == 0
     assert (await Contact.get(id=archived.id)).status == ContactStatus.ARCHIVED
+    response = await gql.raw(BUCKET_THEN_DELETE, {"ids": [gid(archived)]}, world.member.token)
+    assert response.status_code == 200
+    assert [error["path"] for error in response.json()["errors"]] == [["b"]]
 
 
 async def test_a_forbidden_field_inside_a_fragment_is_found_too(gql: GraphQL, world: World) -> None:

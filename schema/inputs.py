@@ -19,7 +19,7 @@ from strawberry.types.field import StrawberryField
 from schema.types import OrderDirection
 from server import ids
 from server.directory import MAX_SEARCH, Criteria, Order, OrderField, check_criteria
-from server.editing import MAX_TAG, MAX_TEXT, MAX_VALUES
+from server.editing import MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_VALUES
 from server.errors import BadUserInput
 from server.models import Direction, InteractionKind
 from server.policy import ContactStatus, MessageChannel, SourceKind, StageCategory
@@ -319,8 +319,8 @@ class ContactInput:
     tag_names: list[str] | None = strawberry.field(
         default=strawberry.UNSET,
         description=(
-            f"The contact's tags, replacing the ones it has (1 to {MAX_TAG} characters "
-            "each); tags that do not exist yet are created."
+            f"The contact's tags, replacing the ones it has: at most {MAX_TAGS}, of 1 to "
+            f"{MAX_TAG} characters each; tags that do not exist yet are created."
         ),
     )
 
@@ -354,8 +354,10 @@ class TagContactsInput:
     selection: ContactSelection = strawberry.field(description="The contacts to tag or untag.")
     tag_names: list[str] = strawberry.field(
         description=(
-            "At least one; names compare case-insensitively. tagContacts creates tags that do "
-            "not exist yet; untagContacts removes the tags from the contacts."
+            f"At least one and at most {MAX_TAGS}; names compare case-insensitively. "
+            "tagContacts creates tags that do not exist yet; untagContacts removes the tags "
+            f"from the contacts. A contact carries at most {MAX_TAGS} tags: a tagContacts "
+            "that would give any selected contact more is BAD_USER_INPUT and changes nothing."
         )
     )
 

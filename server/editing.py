@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from server import handles
@@ -62,6 +63,9 @@ TEXT_FIELDS = {
 MAX_TEXT = 200
 MAX_VALUES = 50
 MAX_TAG = 100
+# Tags a contact may carry, and a call may name: 1,000 names over an audience wrote
+# 521,000 rows, and a page of 500 such contacts weighed 18.5 MB.
+MAX_TAGS = 50
 MAX_NAME = 100
 IDENTITY_MESSAGE = "Give at least a name, an email address or a phone number."
 
@@ -153,6 +157,8 @@ def clean_tag_names(names: Sequence[str], field: str = "tagNames") -> list[str]:
             errors.append(FieldError(f"{field}[{index}]", f"At most {MAX_TAG} characters."))
         else:
             cleaned.setdefault(name.casefold(), name)
+    if not errors and len(cleaned) > MAX_TAGS:
+        errors.append(FieldError(field, f"At most {MAX_TAGS} tags."))
     if errors:
         raise InvalidInput(errors)
     return list(cleaned.values())
@@ -404,9 +410,33 @@ async def tag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]
     cleaned = _tag_names(names)
 
     async def link(pks: list[int]) -> None:
-        await _link_tags(pks, await ensure_tags(workspace_id, cleaned))
+        tags = await ensure_tags(workspace_id, cleaned)
+        await _check_room_for(pks, tags)
+        await _link_tags(pks, tags)
 
     return await _bulk_edit(workspace_id, targets, {}, link)
+
+
+async def _check_room_for(contact_ids: Sequence[int], tags: Sequence[Tag]) -> None:
+    """Refuses the whole call (its transaction rolls back) when a contact would carry more
+    than MAX_TAGS tags with these."""
+    new = [tag.id for tag in tags]
+    room = MAX_TAGS - len(new)
+    crowded = 0
+    for chunk in chunks(list(contact_ids)):
+        crowded += len(
+            await ContactTag.filter(contact_id__in=chunk)
+            .exclude(tag_id__in=new)
+            .annotate(others=Count("id"))
+            .group_by("contact_id")
+            .filter(others__gt=room)
+            .values_list("contact_id", flat=True)
+        )
+    if crowded:
+        raise BadUserInput(
+            f"{crowded} of the selected contacts would have more than {MAX_TAGS} tags; "
+            "untag them first. Nothing was changed."
+        )
 
 
 async def untag(workspace_id: int, targets: Sequence[Target], names: Sequence[str]) -> BulkOutcome:

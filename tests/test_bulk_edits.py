@@ -9,6 +9,7 @@ from conftest import GraphQL, World, bucket_of, gid, refetch
 
 from server import ids
 from server.db import values_of
+from server.editing import MAX_TAGS
 from server.models import Bucket, Contact, ContactBucket, ContactTag, Tag
 from server.policy import StageCategory
 
@@ -499,3 +500,68 @@ async def test_an_audience_selection_edits_the_active_and_reports_the_archived_f
         ("ContactIsArchived", "CONTACT_ARCHIVED", gid(archived)),
     ]
     assert await snapshot(archived) == before
+
+
+# ---------------------------------------------------------------- tag caps
+
+
+async def test_a_call_naming_more_tags_than_a_contact_may_carry_is_refused_whole(
+    gql: GraphQL, world: World
+) -> None:
+    contact = await world.contact()
+    names = [f"t{n}" for n in range(MAX_TAGS + 1)]
+    code, message, _ = await gql.error(
+        MUTATIONS["tagContacts"],
+        {"input": {"selection": {"ids": [gid(contact)]}, "tagNames": names}},
+        as_=world.member,
+    )
+    assert code == "BAD_USER_INPUT"
+    assert f"At most {MAX_TAGS} tags." in message
+    assert await Tag.filter(workspace_id=world.workspace.id).count() == 0
+    assert await tag_names(contact) == []
+
+
+async def test_tagging_that_would_crowd_one_contact_beyond_the_cap_changes_no_contact(
+    gql: GraphQL, world: World
+) -> None:
+    crowded = await world.contact("Full", "Up", tags=[f"old{n}" for n in range(MAX_TAGS - 1)])
+    roomy = await world.contact("Room", "Y")
+    before = await Tag.filter(workspace_id=world.workspace.id).count()
+    code, message, _ = await gql.error(
+        MUTATIONS["tagContacts"],
+        {"input": {"selection": {"ids": [gid(crowded), gid(roomy)]}, "tagNames": ["a", "b"]}},
+        as_=world.member,
+    )
+    assert (code, message) == (
+        "BAD_USER_INPUT",
+        f"1 of the selected contacts would have more than {MAX_TAGS} tags; untag them first. "
+        "Nothing was changed.",
+    )
+    assert await tag_names(roomy) == []
+    assert len(await tag_names(crowded)) == MAX_TAGS - 1
+    assert await Tag.filter(workspace_id=world.workspace.id).count() == before
+
+
+async def test_a_contact_may_be_tagged_up_to_the_cap_counting_tags_it_has_once(
+    gql: GraphQL, world: World
+) -> None:
+    almost = await world.contact(tags=[f"old{n}" for n in range(MAX_TAGS - 1)])
+    payload = await edit(gql, world, "tagContacts", [gid(almost)], tagNames=["old0", "new"])
+    assert counts(payload) == (1, 0)
+    assert len(await tag_names(almost)) == MAX_TAGS
+
+
+async def test_creating_a_contact_with_more_tags_than_the_cap_is_invalid_input(
+    gql: GraphQL, world: World
+) -> None:
+    data = await gql(
+        """mutation ($input: ContactInput!) { createContact(input: $input) {
+          __typename ... on InvalidContactInput { errors { field message } } } }""",
+        {"input": {"firstName": "Many", "tagNames": [f"t{n}" for n in range(MAX_TAGS + 1)]}},
+        as_=world.member,
+    )
+    assert data["createContact"] == {
+        "__typename": "InvalidContactInput",
+        "errors": [{"field": "tagNames", "message": f"At most {MAX_TAGS} tags."}],
+    }
+    assert await Contact.filter(workspace_id=world.workspace.id).count() == 0

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from strawberry.types import ExecutionResult
 
 from server import db
 from server.auth import Viewer, authenticate
+from server.failsafe import Failsafe
 from server.metrics import exposition, process_exited
 from server.observability import RequestLog, configure_logging
 from server.playground import Playground
@@ -154,7 +156,26 @@ class GraphQLApp(GraphQL[Any, None]):
     # than the json module: encoding the 10,000 results of a bulk archive was 6 % of it, and
     # a 5,000-contact sync body is a megabyte. It is also strict RFC 8259 (no NaN).
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        decoded = orjson.loads(data)
+        # Strawberry reads a request (and a multipart request's operations and map) as an
+        # object, or a list of them for a batch: anything else failed inside it as a 500.
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, 'The body must be a JSON object: {"query": "..."}.')
+        return decoded
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        try:
+            return await super().parse_multipart(request)
+        except HTTPException:
+            raise
+        except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+            # Strawberry follows the map's paths into operations as given; a path or a map
+            # of the wrong shape is the client's request at fault, not ours.
+            raise HTTPException(
+                400,
+                "The multipart request's map does not fit its operations: map is an object "
+                'of file fields to lists of paths such as ["variables.file"].',
+            ) from None
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -275,6 +296,42 @@ def _too_large(max_upload_mb: int) -> JSONResponse:
     )
 
 
+class BodyTooLarge(Exception):
+    """The request's body grew past the limit while it was being read."""
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising BodyTooLarge once the body's bytes pass `limit`."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return counted
+
+
+def _database_unavailable() -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "The database is not answering; nothing was done. "
+                    "Try again in a few seconds.",
+                    "extensions": {"code": "SERVICE_UNAVAILABLE"},
+                }
+            ]
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def _rate_limited(decision: Decision) -> JSONResponse:
     seconds = decision.retry_after
     return JSONResponse(
@@ -347,7 +404,13 @@ class AuthenticatedGraphQL:
                     await _rate_limited(decision)(scope, receive, send)
                     return
                 send = _with_headers(send, decision.headers())
-        viewer = await authenticate(token) if token else None
+        try:
+            viewer = await authenticate(token) if token else None
+        except Exception as error:
+            if not db.is_unavailable(error):
+                raise
+            await _database_unavailable()(scope, receive, send)
+            return
         if viewer is None:
             message = (
                 "Send an API token as 'Authorization: Bearer <token>'."
@@ -360,18 +423,34 @@ class AuthenticatedGraphQL:
             await _too_large(self.settings.max_upload_mb)(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
-        await self.graphql(scope, receive, send)
+        limit = self._body_limit()
+        counted = _counting(receive, limit)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.graphql(scope, counted, sending)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(self.settings.max_upload_mb)(scope, receive, send)
 
     async def close(self) -> None:
         if self.limiter is not None:
             await self.limiter.aclose()
 
+    def _body_limit(self) -> int:
+        # The multipart envelope (operations, map, part headers) gets a mebibyte of its own.
+        return (self.settings.max_upload_mb + 1) * 1024 * 1024
+
     def _too_large(self, request: Request) -> bool:
         """A body announced as larger than an upload may be, refused before it is read."""
         length = request.headers.get("content-length", "")
-        # The multipart envelope (operations, map, part headers) gets a mebibyte of its own.
-        limit = (self.settings.max_upload_mb + 1) * 1024 * 1024
-        return length.isdigit() and int(length) > limit
+        return length.isdigit() and int(length) > self._body_limit()
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -424,7 +503,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
 
     if settings.environment is not Environment.TEST:
         configure_logging(settings.log_level)
-    middleware = [Middleware(RequestLog)]
+    middleware = [Middleware(RequestLog), Middleware(Failsafe)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -445,5 +524,17 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *(playground.routes() if playground is not None else []),
         ],
         middleware=middleware,
+        exception_handlers={StarletteHTTPException: _routing_error},
         lifespan=lifespan,
     )
+
+
+async def _routing_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (404 for an unknown path, 405 for another method, and a
+    preflight without CORS_ORIGINS) as JSON errors with a code, like every other refusal."""
+    assert isinstance(error, StarletteHTTPException)
+    response = _http_error(
+        HTTPException(error.status_code, error.detail), request.headers.get("accept")
+    )
+    response.headers.update(error.headers or {})
+    return response

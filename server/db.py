@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import asyncpg
 from pypika_tortoise.context import SqlContext
 from pypika_tortoise.terms import Term, ValueWrapper
 from tortoise import Tortoise, connections, fields, timezone
@@ -344,6 +345,28 @@ async def update_rows(
 
 def is_postgres() -> bool:
     return connection().capabilities.dialect == "postgres"
+
+
+# What a request meets while the database is away (stopped, restarting, unreachable):
+# the connection refused or dropped, or the server shutting sessions down.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # ConnectionRefusedError, ConnectionResetError, and Tortoise's DBConnectionError
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error`, or what it was raised from, says the database is not answering."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def ping() -> bool:

@@ -131,6 +131,21 @@ def test_readiness_says_503_while_the_database_is_away_and_recovers_by_itself(
         )
         assert "Traceback" not in answer.text
         assert "asyncpg" not in answer.text
+        # JSON with a code, and the connection stays usable: the second request on it is
+        # answered too (a dropped connection would fail it).
+        with httpx.Client(base_url=base, timeout=5.0) as client:
+            for _ in range(2):
+                refused = client.post(
+                    "/graphql",
+                    json={"query": "{ viewer { name } }"},
+                    headers={"Authorization": "Bearer cs_unknown"},
+                )
+                assert refused.status_code == 503
+                assert refused.headers["retry-after"] == "5"
+                assert refused.headers.get("connection") != "close"
+                assert [e["extensions"]["code"] for e in refused.json()["errors"]] == [
+                    "SERVICE_UNAVAILABLE"
+                ]
         away_cluster.start()
         _wait_for(f"{base}/readyz", 200)
     finally:

@@ -96,7 +96,7 @@ def _windowed_sql(
     workspace_id: int, contact_ids: Sequence[int], limit: int, after: tuple[datetime, int] | None
 ) -> tuple[str, list[Any]]:
     """The first `limit` interactions of each contact, newest first, in one statement."""
-    p = db.Parameters(db.connection())
+    p = db.Parameters(db.connection(for_read=True))
     conditions = [
         f'"workspace_id" = {p(workspace_id)}',
         f'"contact_id" IN ({", ".join(p(pk) for pk in contact_ids)})',
@@ -185,7 +185,7 @@ class Loaders:
         """For each (table, contacts), each contact's labels from that table; one statement
         of plain rows for all (building a link and a label model per row was 10 % of a
         100-contact page)."""
-        connection = db.connection()
+        connection = db.connection(for_read=True)
         p = db.Parameters(connection)
         selects = []
         for part, (table, contact_ids) in enumerate(wanted):
@@ -226,7 +226,7 @@ class Loaders:
         for key in keys:
             groups[key.limit, key.after].append(key.contact_id)
         found: dict[InteractionWindow, list[Interaction]] = defaultdict(list)
-        connection = db.connection()
+        connection = db.connection(for_read=True)
         for (limit, after), contact_ids in groups.items():
             distinct = sorted(set(contact_ids))
             for start in range(0, len(distinct), _INTERACTION_BATCH):

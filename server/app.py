@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -30,6 +30,7 @@ from server.metrics import exposition, process_exited
 from server.observability import RequestLog, configure_logging
 from server.playground import Playground
 from server.ratelimit import Decision, RateLimiter
+from server.routing import PRIMARY, REPLICA, reading_on
 from server.settings import Environment, Settings, get_settings
 
 
@@ -362,6 +363,50 @@ def _with_headers(send: Send, headers: dict[str, str]) -> Send:
     return sending
 
 
+async def _whole_body(receive: Receive) -> bytes:
+    """The request's body, read to its end (or to the client's disconnect)."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` for an app that reads the body again: `body` whole, then `receive`'s own."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _may_write(request: Request, body: bytes) -> bool:
+    """Whether a POST may write: a JSON mutation, and whatever is not JSON (a multipart
+    upload is a mutation; the primary is always right, the replica only for reads)."""
+    if not request.headers.get("content-type", "").lower().startswith(APPLICATION_JSON):
+        return True
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False  # refused with 400 before anything runs
+    if not isinstance(decoded, dict):
+        return False  # likewise (batches are off)
+    # Here, not at the top: importing the schema package reads the settings (as GraphQLApp).
+    from schema.operation_kind import may_write
+
+    return may_write(decoded.get("query"), decoded.get("operationName"))
+
+
 # What a browser script may read of a response beyond the basics (CORS): how to pace itself.
 RATE_LIMIT_HEADERS = (
     "Retry-After",
@@ -379,6 +424,7 @@ class AuthenticatedGraphQL:
         self.graphql = GraphQLApp(settings)
         self.settings = settings
         self.playground = playground
+        self.replica = settings.database_read_url is not None
         self.limiter = (
             RateLimiter(
                 settings.rate_limit_per_minute,
@@ -404,13 +450,83 @@ class AuthenticatedGraphQL:
                     await _rate_limited(decision)(scope, receive, send)
                     return
                 send = _with_headers(send, decision.headers())
+        if self.replica:
+            await self._routed(scope, receive, send, request, token)
+            return
+        viewer = await self._viewer(token, scope, receive, send)
+        if viewer is not None:
+            await self._guarded(scope, receive, send, request, viewer)
+
+    async def _routed(
+        self, scope: Scope, receive: Receive, send: Send, request: Request, token: str | None
+    ) -> None:
+        """With a read replica (server/routing.py): a query reads from it, its token included;
+        a mutation, and whatever may be one, reads and writes on the primary."""
+        with reading_on(REPLICA):
+            viewer = await self._authenticate(token, scope, receive, send)
+        if viewer is None:
+            # Unknown to the replica: perhaps a token issued a moment ago that the replica
+            # has yet to replay; the primary judges, and then serves the whole request (the
+            # replica may not have the token's user either).
+            with reading_on(PRIMARY):
+                viewer = await self._viewer(token, scope, receive, send)
+                if viewer is not None:
+                    await self._guarded(scope, receive, send, request, viewer)
+            return
+        if viewer is False:
+            return
+        if self._too_large(request):
+            await _too_large(self.settings.max_upload_mb)(scope, receive, send)
+            return
+        counted = _counting(receive, self._body_limit())
+        if request.method != "GET":
+            # Only the body says whether a POST is a query or a mutation (a GET cannot be a
+            # mutation: GraphQLApp refuses one with 405 before it runs).
+            try:
+                body = await _whole_body(counted)
+            except BodyTooLarge:
+                await _too_large(self.settings.max_upload_mb)(scope, receive, send)
+                return
+            counted = _replaying(body, receive)
+            if _may_write(request, body):
+                with reading_on(PRIMARY):
+                    # Everything a mutating request reads is the primary's, its token too:
+                    # one revoked a moment ago must not write while the replica catches up.
+                    viewer = await self._viewer(token, scope, receive, send)
+                    if viewer is not None:
+                        await self._execute(scope, counted, send, viewer)
+                return
+        with reading_on(REPLICA):
+            await self._execute(scope, counted, send, viewer)
+
+    async def _authenticate(
+        self, token: str | None, scope: Scope, receive: Receive, send: Send
+    ) -> Viewer | Literal[False] | None:
+        """The token's viewer, or None; False once a 503 has been sent instead."""
         try:
-            viewer = await authenticate(token) if token else None
+            return await authenticate(token) if token else None
         except Exception as error:
             if not db.is_unavailable(error):
                 raise
             await _database_unavailable()(scope, receive, send)
+            return False
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, request: Request, viewer: Viewer
+    ) -> None:
+        """The request executed for `viewer`, unless its body is larger than an upload may be."""
+        if self._too_large(request):
+            await _too_large(self.settings.max_upload_mb)(scope, receive, send)
             return
+        await self._execute(scope, _counting(receive, self._body_limit()), send, viewer)
+
+    async def _viewer(
+        self, token: str | None, scope: Scope, receive: Receive, send: Send
+    ) -> Viewer | None:
+        """The token's viewer; None once a refusal (401, 503) has been sent instead."""
+        viewer = await self._authenticate(token, scope, receive, send)
+        if viewer is False:
+            return None
         if viewer is None:
             message = (
                 "Send an API token as 'Authorization: Bearer <token>'."
@@ -418,13 +534,10 @@ class AuthenticatedGraphQL:
                 else "The API token is unknown or revoked."
             )
             await _unauthenticated(message)(scope, receive, send)
-            return
-        if self._too_large(request):
-            await _too_large(self.settings.max_upload_mb)(scope, receive, send)
-            return
+        return viewer
+
+    async def _execute(self, scope: Scope, receive: Receive, send: Send, viewer: Viewer) -> None:
         scope.setdefault("state", {})["viewer"] = viewer
-        limit = self._body_limit()
-        counted = _counting(receive, limit)
         started = False
 
         async def sending(message: Message) -> None:
@@ -433,7 +546,7 @@ class AuthenticatedGraphQL:
             await send(message)
 
         try:
-            await self.graphql(scope, counted, sending)
+            await self.graphql(scope, receive, sending)
         except BodyTooLarge:
             if started:
                 raise
@@ -468,10 +581,16 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-async def readyz(request: Request) -> Response:
-    if await db.ping():
+def _readyz(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    async def readyz(request: Request) -> Response:
+        if not await db.ping(PRIMARY):
+            return PlainTextResponse("database unavailable", status_code=503)
+        # Queries read from the replica: without it this process answers only mutations.
+        if settings.database_read_url is not None and not await db.ping(REPLICA):
+            return PlainTextResponse("read replica unavailable", status_code=503)
         return PlainTextResponse("ready")
-    return PlainTextResponse("database unavailable", status_code=503)
+
+    return readyz
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
@@ -488,7 +607,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             finally:
                 await graphql.close()
             return
-        await db.connect(settings.database_url)
+        await db.connect(settings.database_url, settings.database_read_url)
         # What is alive now (modules, the schema, the ORM's metadata) lives as long as the
         # process; frozen, the collector stops rescanning it on every full collection that a
         # large response's allocations set off (15-20 % of a 10,000-contact archive).
@@ -519,7 +638,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
+            Route("/readyz", _readyz(settings), methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *(playground.routes() if playground is not None else []),
         ],

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server.db import Parameters, connection, row_decoder
+from server.db import Parameters, connection, row_decoder, transaction
 from server.errors import BadUserInput
 from server.models import ApiToken, Stage, User, Workspace
 from server.policy import DEFAULT_STAGES, Permission, Role, may
@@ -55,16 +55,9 @@ async def authenticate(token: str) -> Viewer | None:
     # Looked up by its hash, so an index timing reveals nothing about valid tokens; the final
     # comparison is constant-time all the same.
     digest = hash_token(token)
-    # Written out: every request asks, and building the query cost more than running it.
-    client = connection()
-    p = Parameters(client)
-    sql = (
-        'SELECT t."id", t."token_hash", t."last_used_at", '  # noqa: S608 - a placeholder only
-        'u."id", u."workspace_id", u."role" '
-        'FROM "api_token" AS t JOIN "app_user" AS u ON u."id" = t."user_id" '
-        f'WHERE t."token_hash" = {p(digest)} AND t."revoked_at" IS NULL'
-    )
-    _, rows = await client.execute_query(sql, p.values)
+    # From the replica when the request reads from it: server/app.py asks the primary again
+    # when the replica does not know the token (it may be younger than the replica's lag).
+    rows = await _token_rows(connection(for_read=True), digest)
     if not rows:
         return None
     token_id, token_hash, last_used_at = _token_columns()(tuple(rows[0])[:3])
@@ -73,8 +66,25 @@ async def authenticate(token: str) -> Viewer | None:
         return None
     now = datetime.now(UTC)
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        # A write, so on the primary even for a request that reads from the replica (the
+        # router sends every write there; the standby would refuse it). Until the replica
+        # replays it, it still shows the old time, so a replica lagging more than
+        # LAST_USED_RESOLUTION behind writes this on each request: a row, by its key.
         await ApiToken.filter(id=token_id).update(last_used_at=now)
     return Viewer(user_id=user_id, workspace_id=workspace_id, role=Role(role), token_id=token_id)
+
+
+async def _token_rows(client: BaseDBAsyncClient, digest: str) -> list[Any]:
+    # Written out: every request asks, and building the query cost more than running it.
+    p = Parameters(client)
+    sql = (
+        'SELECT t."id", t."token_hash", t."last_used_at", '  # noqa: S608 - a placeholder only
+        'u."id", u."workspace_id", u."role" '
+        'FROM "api_token" AS t JOIN "app_user" AS u ON u."id" = t."user_id" '
+        f'WHERE t."token_hash" = {p(digest)} AND t."revoked_at" IS NULL'
+    )
+    _, rows = await client.execute_query(sql, p.values)
+    return list(rows)
 
 
 async def ensure_workspace(name: str) -> Workspace:
@@ -82,7 +92,7 @@ async def ensure_workspace(name: str) -> Workspace:
     name = name.strip()
     if not name:
         raise BadUserInput("A workspace needs a name.")
-    async with in_transaction():
+    async with transaction():
         workspace = await Workspace.get_or_none(name=name)
         if workspace is None:
             workspace = await Workspace.create(name=name, secret=secrets.token_hex(32))
@@ -102,7 +112,7 @@ async def create_user(workspace_name: str, email: str, name: str, role: Role) ->
         raise BadUserInput(f"'{email}' is not an email address.")
     if not name.strip():
         raise BadUserInput("A user needs a name.")
-    async with in_transaction():
+    async with transaction():
         workspace = await ensure_workspace(workspace_name)
         if await User.exists(workspace=workspace, email=email):
             raise BadUserInput(f"A user with the email {email} exists in this workspace already.")

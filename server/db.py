@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -19,8 +20,10 @@ from tortoise.expressions import Q
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from server.migration_lock import migration_lock
+from server.routing import PRIMARY, REPLICA, ReadReplicaRouter, reading_on, reads_from
 from server.settings import DEFAULT_MIGRATION_LOCK_TIMEOUT, get_settings
 
 MODELS_MODULE = "server.models"
@@ -50,19 +53,26 @@ def _connection(database_url: str) -> str | dict[str, Any]:
     return expanded
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    return {
-        "connections": {"default": _connection(database_url)},
+def tortoise_config(database_url: str, read_url: str | None = None) -> dict[str, Any]:
+    """The ORM's configuration; with `read_url`, a second connection (the streaming replica)
+    and the router that sends a request's reads to it when the request chose it."""
+    connections: dict[str, Any] = {PRIMARY: _connection(database_url)}
+    config: dict[str, Any] = {
+        "connections": connections,
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
-                "default_connection": "default",
+                "default_connection": PRIMARY,
                 "migrations": MIGRATIONS_MODULE,
             }
         },
         "use_tz": True,
         "timezone": "UTC",
     }
+    if read_url is not None:
+        connections[REPLICA] = _connection(read_url)
+        config["routers"] = [ReadReplicaRouter]
+    return config
 
 
 def _ensure_sqlite_directory(database_url: str) -> None:
@@ -102,20 +112,35 @@ async def migrate(
     return applied
 
 
-async def connect(database_url: str) -> None:
+async def connect(database_url: str, read_url: str | None = None) -> None:
     """Connect for the whole process: requests run in other tasks than the one that connects
     (the ASGI lifespan), and Tortoise's context lives in a context variable, so it must be
-    the global fallback to be seen by them."""
+    the global fallback to be seen by them. `read_url` is the streaming replica's, which
+    only reads of requests that chose it use (server/routing.py)."""
     _ensure_sqlite_directory(database_url)
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    await Tortoise.init(
+        config=tortoise_config(database_url, read_url), _enable_global_fallback=True
+    )
 
 
 async def disconnect() -> None:
     await Tortoise.close_connections()
 
 
-def connection() -> BaseDBAsyncClient:
-    return cast(BaseDBAsyncClient, connections.get("default"))
+def connection(for_read: bool = False) -> BaseDBAsyncClient:
+    """The primary's connection (the open transaction's, within one); `for_read=True` for a
+    statement that only reads: the connection the request reads from (server/routing.py)."""
+    return cast(BaseDBAsyncClient, connections.get(reads_from() if for_read else PRIMARY))
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """A transaction on the primary, whose reads stay on the primary too: what a transaction
+    reads decides what it writes, and a replica's rows may lag behind the primary's. (With
+    two connections Tortoise's `in_transaction()` must be told which.)"""
+    with reading_on(PRIMARY):
+        async with in_transaction(PRIMARY) as client:
+            yield client
 
 
 async def values_of(query: QuerySet[Any], field: str) -> list[Any]:
@@ -369,9 +394,10 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
-async def ping() -> bool:
+async def ping(name: str = PRIMARY) -> bool:
+    """Whether the database of the connection `name` (PRIMARY or REPLICA) answers."""
     try:
-        await connection().execute_query("SELECT 1")
+        await cast(BaseDBAsyncClient, connections.get(name)).execute_query("SELECT 1")
     except Exception:
         return False
     return True

@@ -10,11 +10,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tortoise.transactions import in_transaction
-
 from server import handles
 from server.auth import create_user, ensure_workspace
 from server.contact_text import display_name, search_text, sort_name
+from server.db import transaction
 from server.directory import Criteria
 from server.models import (
     Bucket,
@@ -148,7 +147,7 @@ async def fill_demo(workspace_name: str = DEMO_WORKSPACE) -> str:
     """
     rng = random.Random(SEED)  # noqa: S311 (demo data, not secrets)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with transaction():
         workspace = await ensure_workspace(workspace_name)
         admin, token = await create_user(workspace.name, DEMO_ADMIN_EMAIL, "Demo Admin", Role.ADMIN)
         members: list[User] = []

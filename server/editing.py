@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.functions import Count
-from tortoise.transactions import in_transaction
 
 from server import handles
 from server.contact_text import display_name, search_text, sort_name
-from server.db import chunks, values_of
+from server.db import chunks, transaction, values_of
 from server.directory import (
     MAX_SAVED_AUDIENCE_ID,
     AudienceKind,
@@ -315,7 +314,7 @@ async def create_contact(workspace_id: int, given: Mapping[str, Any]) -> Contact
     _require_identity(contact)
     for column, value in derived_columns(contact).items():
         setattr(contact, column, value)
-    async with in_transaction():
+    async with transaction():
         await contact.save()
         await handles.reindex(workspace_id, [contact], fresh=True)
         await _link_tags([contact.id], await ensure_tags(workspace_id, tag_names or []))
@@ -327,7 +326,7 @@ async def update_contact(workspace_id: int, target: Target, given: Mapping[str, 
     """Patch one contact; only an active one changes (else the outcome carries why)."""
     workspace = await Workspace.get(id=workspace_id)
     values, tag_names = await validated_fields(workspace, given)
-    async with in_transaction():
+    async with transaction():
         outcomes, _ = await judge(workspace_id, Action.EDIT, [target])
         outcome = outcomes[0]
         if outcome.violation is not None or outcome.contact is None:
@@ -362,7 +361,7 @@ async def _bulk_edit(
     columns: Mapping[str, Any],
     also: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> BulkOutcome:
-    async with in_transaction():
+    async with transaction():
         outcomes, _ = await judge(workspace_id, Action.EDIT, targets)
         allowed = allowed_pks(outcomes)
         now = datetime.now(UTC)
@@ -513,7 +512,7 @@ async def create_bucket(workspace_id: int, name: str) -> Bucket:
 async def rename_stage(workspace_id: int, stage_id: int, name: str) -> Stage:
     """Relabel a stage; its category, and so every rule about it, stays as it is."""
     label = _label(name, "A stage name")
-    async with in_transaction():
+    async with transaction():
         # All of the workspace's stages, locked: two renames cannot both take one name.
         stages = {
             row.id: row
@@ -613,7 +612,7 @@ async def update_audience(
     criteria: Criteria | None = None,
 ) -> SavedAudience:
     """A new name, a new filter, or both, for a saved audience; the rest stays."""
-    async with in_transaction():
+    async with transaction():
         row = await _audience_to_change(workspace_id, editor, key)
         label, stored = await _checked_audience(
             workspace_id,
@@ -627,7 +626,7 @@ async def update_audience(
 
 async def delete_audience(workspace_id: int, editor: Editor, key: str) -> None:
     """Forgets a saved audience; its contacts are not touched."""
-    async with in_transaction():
+    async with transaction():
         row = await _audience_to_change(workspace_id, editor, key)
         await SavedAudience.filter(id=row.id).delete()
 
@@ -657,7 +656,7 @@ async def send_message(
         raise BadUserInput("A message cannot contain control characters other than line breaks.")
     action = message_action(channel)
     kind = InteractionKind.EMAIL if channel is MessageChannel.EMAIL else InteractionKind.MESSAGE
-    async with in_transaction():
+    async with transaction():
         outcomes, _ = await judge(workspace_id, action, targets)
         allowed = allowed_pks(outcomes)
         now = datetime.now(UTC)

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tortoise.transactions import in_transaction
-
 from server import handles
+from server.db import transaction
 from server.editing import CONTROL_MESSAGE, FieldError, InvalidInput, derived_columns, has_control
 from server.models import Contact, Direction, Interaction, InteractionKind, Suppression, Workspace
 from server.normalize import InvalidValue, normalize_email, normalize_phone
@@ -112,7 +111,7 @@ async def log_interaction(
         ) from None
     emails = [clean_email] if clean_email else []
     phones = [clean_phone] if clean_phone else []
-    async with in_transaction():
+    async with transaction():
         contact = await _owner(workspace_id, clean_email, clean_phone)
         suppressed = False
         if contact is None:

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
-from tortoise.transactions import in_transaction
-
 from server.contact_text import display_name
-from server.db import CHUNK, Parameters, chunks, one_of, row_decoder, values_of
+from server.db import CHUNK, Parameters, chunks, one_of, row_decoder, transaction, values_of
 from server.directory import Target, requirement_q
 from server.models import AuditEntry, Contact, Stage, Suppression, Workspace
 from server.policy import (
@@ -247,7 +245,7 @@ async def change_status(
     status = {Action.ARCHIVE: ContactStatus.ARCHIVED, Action.UNARCHIVE: ContactStatus.ACTIVE}[
         action
     ]
-    async with in_transaction():
+    async with transaction():
         outcomes = await judge_locked(workspace_id, action, targets, STATUS_COLUMNS, with_rows)
         allowed = allowed_pks(outcomes)
         if dry_run or not allowed:
@@ -278,7 +276,7 @@ async def delete(
 
     Without `with_rows` the outcomes carry no full rows (refusals that show only IDs).
     """
-    async with in_transaction():
+    async with transaction():
         outcomes = await judge_locked(
             workspace_id, Action.DELETE, targets, DELETION_COLUMNS, with_rows
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite://./data/contacts.sqlite3"
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", frozen=True, extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # A PostgreSQL streaming replica of DATABASE_URL that queries read from (server/routing.py).
+    database_read_url: str | None = None
     environment: Environment = Environment.DEVELOPMENT
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     max_selection: int = Field(default=50_000, ge=1)
@@ -59,6 +61,27 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgres://")):
             raise ValueError("DATABASE_URL must start with sqlite:// or postgres://")
         return value
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _replica_scheme(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if value.startswith("postgresql://"):
+            value = "postgres://" + value.removeprefix("postgresql://")
+        if not value.startswith("postgres://"):
+            raise ValueError("DATABASE_READ_URL must start with postgres:// (a streaming replica)")
+        return value
+
+    @model_validator(mode="after")
+    def _replica_of_postgres(self) -> Settings:
+        # A streaming replica replays a PostgreSQL primary's WAL: it has no SQLite counterpart.
+        if self.database_read_url is not None and not self.database_url.startswith("postgres://"):
+            raise ValueError(
+                "DATABASE_READ_URL needs a PostgreSQL DATABASE_URL (postgres://) to replicate"
+            )
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

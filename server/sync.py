@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from server import handles
-from server.db import Parameters, chunks, insert_rows, is_postgres, update_rows
+from server.db import Parameters, chunks, insert_rows, is_postgres, transaction, update_rows
 from server.editing import (
     CONTROL_MESSAGE,
     FieldError,
@@ -583,7 +582,7 @@ async def bring_in(
     """
     if not rows:
         return ImportResult()
-    async with in_transaction() as connection:
+    async with transaction() as connection:
         if is_postgres():
             # The batch lookups send the same statement text every batch; after five runs a
             # generic plan, costed when the workspace was still empty, would scan all of its

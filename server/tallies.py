@@ -7,9 +7,7 @@ one row per status once they pile up, so a read stays a sum of a handful of rows
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
-
-from server.db import connection
+from server.db import connection, transaction
 from server.policy import ContactStatus
 
 # Tally rows a workspace may gather before a read folds them together.
@@ -37,8 +35,11 @@ SELECT $1, status, sum(contacts) FROM folded GROUP BY status HAVING sum(contacts
 
 async def tally(workspace_id: int) -> dict[ContactStatus, int]:
     """The workspace's contacts by status (PostgreSQL only: SQLite keeps no tally)."""
-    rows = await connection().execute_query_dict(_READ, [workspace_id])
+    rows = await connection(for_read=True).execute_query_dict(_READ, [workspace_id])
     if sum(row["entries"] for row in rows) > FOLD_AFTER:
+        # On the primary, even when the rows were read from the replica: the fold writes,
+        # and something must fold, or a replica's reads would sum ever more rows. Until the
+        # replica replays the fold, its reads still sum the unfolded rows: the same count.
         await fold(workspace_id)
     counts = dict.fromkeys(ContactStatus, 0)
     for row in rows:
@@ -47,7 +48,8 @@ async def tally(workspace_id: int) -> dict[ContactStatus, int]:
 
 
 async def fold(workspace_id: int) -> None:
-    """Fold the workspace's tally into one row per status (none for a status at zero)."""
+    """Fold the workspace's tally into one row per status (none for a status at zero),
+    on the primary."""
     await connection().execute_query(_FOLD, [workspace_id])
 
 
@@ -57,7 +59,7 @@ async def recount() -> tuple[int, int]:
     For data loaded with triggers disabled (`pg_restore --disable-triggers`,
     `session_replication_role = replica`), which the tally never saw.
     """
-    async with in_transaction() as client:
+    async with transaction() as client:
         # Writers wait until the tally is rebuilt (readers do not), so none is missed.
         await client.execute_script("LOCK TABLE contact IN SHARE MODE")
         await client.execute_query("DELETE FROM contact_tally")

@@ -487,3 +487,87 @@ def restartable_cluster() -> Iterator[RunningCluster]:
             cluster.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# A hot standby of a throwaway cluster
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class HotStandby:
+    """A streaming replica of a `RunningCluster`, read-only (PostgreSQL's hot standby)."""
+
+    url: str
+    port: int
+    datadir: Path
+    logfile: Path
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+
+@contextlib.contextmanager
+def hot_standby(primary: RunningCluster) -> Iterator[HotStandby]:
+    """A standby of `primary` made with `pg_basebackup -R` (which writes the standby.signal
+    and primary_conninfo that make it one), started on a port of its own.
+
+    The primary as initdb made it serves one: wal_level=replica, max_wal_senders=10 and
+    `trust` replication entries for 127.0.0.1 are PostgreSQL 15's defaults."""
+    cluster = primary.cluster
+    datadir = cluster.root / "standby"
+    logfile = cluster.root / "standby.log"
+    proc = cluster.run(
+        "pg_basebackup",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(primary.port),
+        "-U",
+        "postgres",
+        "-D",
+        str(datadir),
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "--no-sync",
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise cluster.fail("pg_basebackup failed", proc)
+    port = _free_port()
+    options = (
+        f"-p {port} -k {shlex.quote(str(cluster.sockdir))} -c listen_addresses=127.0.0.1 "
+        "-c fsync=off -c hot_standby=on -c max_connections=200"
+    )
+    proc = cluster.run(
+        "pg_ctl",
+        "-w",
+        "-t",
+        str(START_TIMEOUT),
+        "-D",
+        str(datadir),
+        "-o",
+        options,
+        "-l",
+        str(logfile),
+        "start",
+        timeout=START_TIMEOUT + 15,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"the standby did not start on port {port}: {proc.stdout}{proc.stderr}\n"
+            f"--- standby log ({logfile}) ---\n{_tail(logfile)}"
+        )
+    try:
+        yield HotStandby(
+            url=f"postgres://postgres@127.0.0.1:{port}/{primary.url.rsplit('/', 1)[1]}",
+            port=port,
+            datadir=datadir,
+            logfile=logfile,
+        )
+    finally:
+        with contextlib.suppress(RuntimeError):
+            cluster.run("pg_ctl", "-D", str(datadir), "-m", "immediate", "-w", "stop")

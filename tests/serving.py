@@ -1,0 +1,123 @@
+"""Real `contacts-server serve` processes on loopback, for tests of several servers on one
+PostgreSQL (a read replica, the compose topology): started, asked, stopped, and their
+stderr kept to say what went wrong."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from demo_server import Output, free_port, project_environment, run_command
+
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    port: int
+    stderr: Output
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def post(
+        self, token: str, query: str, variables: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        return httpx.post(
+            f"{self.base}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    def data(self, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """The `data` of a request that must succeed: HTTP 200 and no errors."""
+        response = self.post(token, query, variables)
+        body = response.json()
+        assert response.status_code == 200, (response.status_code, body, self.stderr.text)
+        assert "errors" not in body, (body, self.stderr.text)
+        return body["data"]
+
+
+def start(directory: Path, **env: str) -> Server:
+    """A `serve` process with `env` as its settings (DATABASE_URL among them)."""
+    port = free_port()
+    environment = project_environment(
+        ENVIRONMENT="production", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1", **env
+    )
+    process = subprocess.Popen(  # noqa: S603 (our own command line)
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+        cwd=directory,  # no .env of the project's
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    stderr = Output()
+    threading.Thread(target=stderr.drain, args=(process.stderr,), daemon=True).start()
+    return Server(process, port, stderr)
+
+
+def wait_until_ready(server: Server) -> None:
+    """Until /readyz says ready (every database it uses answers); fails if it exits first."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(
+                f"serve exited with {server.process.returncode}:\n{server.stderr.text}"
+            )
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{server.base}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the server was never ready:\n{server.stderr.text}")
+
+
+def stop(server: Server) -> None:
+    process = server.process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+@contextlib.contextmanager
+def serving(directory: Path, count: int, **env: str) -> Iterator[list[Server]]:
+    """`count` servers started at the same moment with the same settings, each ready."""
+    servers = [start(directory, **env) for _ in range(count)]
+    try:
+        for server in servers:
+            wait_until_ready(server)
+        yield servers
+    finally:
+        for server in servers:
+            stop(server)
+
+
+def create_user(database_url: str, directory: Path, workspace: str, email: str) -> str:
+    """An ADMIN of `workspace` made by `contacts-server create-user`; its API token."""
+    ran = run_command(
+        sys.executable, "-m", "server.cli", "--database-url", database_url, "create-user",
+        "--workspace", workspace, "--email", email, "--name", email.split("@")[0],
+        "--role", "admin",
+        cwd=directory,
+    )  # fmt: skip
+    assert ran.code == 0, ran.stderr
+    return ran.stdout.strip().splitlines()[-1]

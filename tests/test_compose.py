@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,8 +98,35 @@ def manual_steps() -> list[str]:
 # ---------------------------------------------------------------- compose: services
 
 
-def test_compose_defines_exactly_the_db_migrate_and_server_services() -> None:
-    assert sorted(compose()["services"]) == ["db", "migrate", "server"]
+def test_compose_defines_exactly_the_db_redis_and_server_services() -> None:
+    assert sorted(compose()["services"]) == ["db", "redis", "server"]
+
+
+def test_the_server_runs_as_two_replicas_on_host_ports_8000_and_8001() -> None:
+    server = service("server")
+    assert server["deploy"] == {"replicas": 2}
+    assert server["ports"] == ["8000-8001:8000"]
+
+
+def test_redis_is_redis_7_on_alpine_with_a_ping_healthcheck_and_nothing_on_disk() -> None:
+    redis = service("redis")
+    assert redis["image"] == "redis:7-alpine"
+    assert redis["command"] == ["redis-server", "--save", "", "--appendonly", "no"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "volumes" not in redis
+    assert "ports" not in redis
+
+
+def test_the_replicas_count_the_rate_limit_in_the_redis_service() -> None:
+    assert environment("server")["RATE_LIMIT_STORAGE"] == "redis://redis:6379"
+
+
+def test_every_replica_migrates_as_it_starts_so_no_one_shot_migrate_is_needed() -> None:
+    # serve applies pending migrations under the migration lock (tests/test_migration_lock.py
+    # starts replicas together; tests/test_topology.py runs this file's topology).
+    cli = (ROOT / "server" / "cli.py").read_text()
+    assert "await apply_migrations(url" in cli
+    assert "migrate" not in compose()["services"]
 
 
 def test_the_database_is_postgres_15_on_alpine_with_a_named_volume() -> None:
@@ -127,30 +153,21 @@ def test_the_database_has_a_pg_isready_healthcheck() -> None:
     assert healthcheck["retries"] == 12
 
 
-def test_migrate_runs_the_migrate_command_once_the_database_is_healthy() -> None:
-    migrate = service("migrate")
-    assert migrate["command"] == ["migrate"]
-    assert migrate["depends_on"] == {"db": {"condition": "service_healthy"}}
-    assert migrate["restart"] == "no"
+def test_the_server_runs_the_image_built_from_this_directory() -> None:
+    assert service("server")["build"] == "."
+    assert service("server")["image"] == "contacts-server:latest"
 
 
-def test_migrate_and_server_run_the_same_image_built_from_this_directory() -> None:
-    for name in ("migrate", "server"):
-        assert service(name)["build"] == "."
-        assert service(name)["image"] == "contacts-server:latest"
-
-
-def test_the_server_waits_for_a_healthy_database_and_a_successful_migration() -> None:
+def test_the_server_waits_for_a_healthy_database_and_a_healthy_redis() -> None:
     assert service("server")["depends_on"] == {
         "db": {"condition": "service_healthy"},
-        "migrate": {"condition": "service_completed_successfully"},
+        "redis": {"condition": "service_healthy"},
     }
 
 
 def test_the_server_serves_on_port_8000_on_all_interfaces() -> None:
     server = service("server")
     assert server["command"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]  # noqa: S104
-    assert server["ports"] == ["8000:8000"]
 
 
 def test_the_server_is_healthy_when_ready_checked_without_curl() -> None:
@@ -175,9 +192,8 @@ def test_the_server_runs_in_production_mode() -> None:
     assert environment("server")["ENVIRONMENT"] == "production"
 
 
-@pytest.mark.parametrize("name", ["migrate", "server"])
-def test_the_database_url_points_at_the_db_service(name: str) -> None:
-    url = environment(name)["DATABASE_URL"]
+def test_the_database_url_points_at_the_db_service() -> None:
+    url = environment("server")["DATABASE_URL"]
     assert url == DATABASE_URL
     # Compose interpolates before anything parses the URL: read it as it will be.
     parts = urlsplit(url.replace(PASSWORD, "secret"))
@@ -199,7 +215,7 @@ def test_cors_origins_and_log_level_pass_through_with_defaults() -> None:
 def test_every_required_secret_is_written_with_a_message_compose_fails_with() -> None:
     text = COMPOSE.read_text()
     uses = [m for m in INTERPOLATION.finditer(text) if m["name"] in REQUIRED_SECRETS]
-    assert len(uses) == 3  # db's POSTGRES_PASSWORD, migrate's and server's DATABASE_URL
+    assert len(uses) == 2  # db's POSTGRES_PASSWORD, server's DATABASE_URL
     for use in uses:
         assert use["operator"] == ":?", f"{use[0]} must be ${{{use['name']}:?message}}"
         assert use["rest"].strip(), f"{use[0]} needs a message"

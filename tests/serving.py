@@ -24,6 +24,7 @@ START_TIMEOUT = 90.0
 class Server:
     process: subprocess.Popen[str]
     port: int
+    stdout: Output
     stderr: Output
 
     @property
@@ -60,14 +61,16 @@ def start(directory: Path, **env: str) -> Server:
         cwd=directory,  # no .env of the project's
         env=environment,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     assert process.stderr is not None
-    stderr = Output()
-    threading.Thread(target=stderr.drain, args=(process.stderr,), daemon=True).start()
-    return Server(process, port, stderr)
+    stdout, stderr = Output(), Output()
+    for output, stream in ((stdout, process.stdout), (stderr, process.stderr)):
+        threading.Thread(target=output.drain, args=(stream,), daemon=True).start()
+    return Server(process, port, stdout, stderr)
 
 
 def wait_until_ready(server: Server) -> None:
@@ -94,8 +97,9 @@ def stop(server: Server) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    if process.stderr is not None:
-        process.stderr.close()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 @contextlib.contextmanager

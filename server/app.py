@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import orjson
@@ -463,7 +463,14 @@ class AuthenticatedGraphQL:
         """With a read replica (server/routing.py): a query reads from it, its token included;
         a mutation, and whatever may be one, reads and writes on the primary."""
         with reading_on(REPLICA):
-            viewer = await self._authenticate(token, scope, receive, send)
+            try:
+                viewer = await authenticate(token) if token else None
+            except Exception as error:
+                if not db.is_unavailable(error):
+                    raise
+                # The replica is away (stopped, restarting): the primary serves everything
+                # until it is back, as it does without a replica.
+                viewer = None
         if viewer is None:
             # Unknown to the replica: perhaps a token issued a moment ago that the replica
             # has yet to replay; the primary judges, and then serves the whole request (the
@@ -472,8 +479,6 @@ class AuthenticatedGraphQL:
                 viewer = await self._viewer(token, scope, receive, send)
                 if viewer is not None:
                     await self._guarded(scope, receive, send, request, viewer)
-            return
-        if viewer is False:
             return
         if self._too_large(request):
             await _too_large(self.settings.max_upload_mb)(scope, receive, send)
@@ -581,16 +586,12 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def _readyz(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
-    async def readyz(request: Request) -> Response:
-        if not await db.ping(PRIMARY):
-            return PlainTextResponse("database unavailable", status_code=503)
-        # Queries read from the replica: without it this process answers only mutations.
-        if settings.database_read_url is not None and not await db.ping(REPLICA):
-            return PlainTextResponse("read replica unavailable", status_code=503)
+async def readyz(request: Request) -> Response:
+    # The primary only: while a read replica is away its requests go to the primary (see
+    # AuthenticatedGraphQL._routed), so every process can still serve everything.
+    if await db.ping():
         return PlainTextResponse("ready")
-
-    return readyz
+    return PlainTextResponse("database unavailable", status_code=503)
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
@@ -638,7 +639,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", _readyz(settings), methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *(playground.routes() if playground is not None else []),
         ],

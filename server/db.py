@@ -394,10 +394,9 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
-async def ping(name: str = PRIMARY) -> bool:
-    """Whether the database of the connection `name` (PRIMARY or REPLICA) answers."""
+async def ping() -> bool:
     try:
-        await cast(BaseDBAsyncClient, connections.get(name)).execute_query("SELECT 1")
+        await connection().execute_query("SELECT 1")
     except Exception:
         return False
     return True

@@ -502,9 +502,16 @@ class HotStandby:
     port: int
     datadir: Path
     logfile: Path
+    cluster: _Cluster
 
     def log(self) -> str:
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def stop(self) -> None:
+        """An immediate stop, as a crash looks to its clients (idempotent)."""
+        if (self.datadir / "postmaster.pid").exists():
+            with contextlib.suppress(RuntimeError):
+                self.cluster.run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
 
 
 @contextlib.contextmanager
@@ -515,8 +522,9 @@ def hot_standby(primary: RunningCluster) -> Iterator[HotStandby]:
     The primary as initdb made it serves one: wal_level=replica, max_wal_senders=10 and
     `trust` replication entries for 127.0.0.1 are PostgreSQL 15's defaults."""
     cluster = primary.cluster
-    datadir = cluster.root / "standby"
-    logfile = cluster.root / "standby.log"
+    name = f"standby-{secrets.token_hex(4)}"
+    datadir = cluster.root / name
+    logfile = cluster.root / f"{name}.log"
     proc = cluster.run(
         "pg_basebackup",
         "-h",
@@ -561,13 +569,14 @@ def hot_standby(primary: RunningCluster) -> Iterator[HotStandby]:
             f"the standby did not start on port {port}: {proc.stdout}{proc.stderr}\n"
             f"--- standby log ({logfile}) ---\n{_tail(logfile)}"
         )
+    standby = HotStandby(
+        url=f"postgres://postgres@127.0.0.1:{port}/{primary.url.rsplit('/', 1)[1]}",
+        port=port,
+        datadir=datadir,
+        logfile=logfile,
+        cluster=cluster,
+    )
     try:
-        yield HotStandby(
-            url=f"postgres://postgres@127.0.0.1:{port}/{primary.url.rsplit('/', 1)[1]}",
-            port=port,
-            datadir=datadir,
-            logfile=logfile,
-        )
+        yield standby
     finally:
-        with contextlib.suppress(RuntimeError):
-            cluster.run("pg_ctl", "-D", str(datadir), "-m", "immediate", "-w", "stop")
+        standby.stop()

@@ -41,6 +41,17 @@ class Server:
             timeout=30,
         )
 
+    def readyz(self) -> httpx.Response:
+        return httpx.get(f"{self.base}/readyz", timeout=10)
+
+    def get(self, token: str, query: str) -> httpx.Response:
+        return httpx.get(
+            f"{self.base}/graphql",
+            params={"query": query},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
     def data(self, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
         """The `data` of a request that must succeed: HTTP 200 and no errors."""
         response = self.post(token, query, variables)

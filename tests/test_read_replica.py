@@ -177,8 +177,11 @@ async def test_while_the_replica_lags_a_query_misses_a_new_write_that_a_mutation
         # The mutation's own payload: read on the primary, within the mutation.
         assert created["createContact"]["contact"]["firstName"] == "Grace"
         contact_id = created["createContact"]["contact"]["id"]
-        # A query reads from the standby, which has not replayed the new contact yet.
+        # A query reads from the standby, which has not replayed the new contact yet,
+        # whether it is POSTed or sent with GET.
         assert replicated.server.data(token, TOTAL) == {"contacts": {"totalCount": 0}}
+        got = replicated.server.get(token, TOTAL)
+        assert got.json() == {"data": {"contacts": {"totalCount": 0}}}
         read = "query Read($id: ID!) { contact(id: $id) { firstName } }"
         assert replicated.server.data(token, read, {"id": contact_id}) == {"contact": None}
         # A second mutation reads on the primary too: it finds the contact the first made.
@@ -267,6 +270,30 @@ async def test_a_mixed_workload_from_four_clients_is_answered_without_one_write_
     assert replicated.server.data(token, TOTAL) == {"contacts": {"totalCount": 80}}
     assert READ_ONLY not in replicated.server.stderr.text
     assert READ_ONLY not in replicated.standby.log()
+
+
+@pytest.mark.postgres_only
+async def test_with_the_replica_stopped_the_primary_serves_queries_and_mutations_alike(
+    replicated: Replicated,
+) -> None:
+    token, email = replicated.user()
+    await caught_up(replicated)
+    # A standby and a server of their own: the module's go on for the other tests.
+    with hot_standby(replicated.primary) as standby:
+        env = {
+            "DATABASE_URL": replicated.primary.url,
+            "DATABASE_READ_URL": standby.url,
+            "RATE_LIMIT_PER_MINUTE": "0",
+        }
+        with serving(replicated.directory, 1, **env) as (server,):
+            assert server.data(token, VIEWER) == {"viewer": {"email": email}}
+            standby.stop()
+            assert server.data(token, VIEWER) == {"viewer": {"email": email}}
+            created = server.data(token, CREATE, {"name": "Meanwhile"})
+            assert created["createContact"]["contact"]["firstName"] == "Meanwhile"
+            assert server.data(token, TOTAL) == {"contacts": {"totalCount": 1}}
+            ready = server.readyz()
+            assert (ready.status_code, ready.text) == (200, "ready")
 
 
 def test_a_read_url_must_be_postgres() -> None:

@@ -510,8 +510,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
-                expose_headers=list(RATE_LIMIT_HEADERS),
+                # X-Request-ID both ways: a browser app may send its own and read ours, to
+                # quote in a bug report.
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=[*RATE_LIMIT_HEADERS, "X-Request-ID"],
                 max_age=600,
             )
         )

@@ -237,6 +237,10 @@ class GraphQLApp(GraphQL[Any, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        # Strawberry runs a document's first operation when no operationName is given;
+        # schema/operation_name.py refuses that for a document with several (the spec's
+        # "must provide operation name"), and needs to know whether one was given.
+        request.state.operation_name_given = request_data.operation_name is not None
         try:
             return await super().execute_single(
                 request=request,

@@ -69,6 +69,11 @@ async def claim(
     if connection.capabilities.dialect != "postgres":
         await connection.execute_query(SQLITE_WRITE_LOCK)
         return
-    stripes = sorted({stripe(key) for key in keys})
+    stripes: set[int] = set()
+    for key in keys:
+        stripes.add(stripe(key))
+        if len(stripes) == STRIPES:
+            # All of them: a big batch hashes a few hundred keys, not all of its thousands.
+            break
     if stripes:
-        await connection.execute_query(_CLAIM, [CLAIM_CLASS, workspace_id, stripes])
+        await connection.execute_query(_CLAIM, [CLAIM_CLASS, workspace_id, sorted(stripes)])

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pgcluster
 import pytest
 from conftest import GraphQL, Person, World
 from demo_server import free_port, project_environment
 from sourcing import LOG, SYNC
+from tortoise.transactions import in_transaction
 
+from server import claims
 from server.models import Contact, Interaction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,3 +230,80 @@ async def test_two_logged_interactions_of_one_new_email_at_once_make_one_contact
         assert created_by(answers) == 1
         assert await Interaction.filter(contact_id=found[0].id).count() == 2
     assert failures == [], verdict(failures)
+
+
+# ---------------------------------------------------------------- the claims themselves
+
+
+def test_a_key_has_the_same_stripe_in_every_process_and_every_version() -> None:
+    # Processes claim the same stripe for a key only if they compute it alike: a change here
+    # lets an old and a new server, side by side during a deploy, create duplicates again.
+    assert claims.stripe((claims.EMAIL, "ada@example.com")) == 25
+    assert claims.stripe((claims.PHONE, "+12025550100")) == 31
+    assert claims.stripe((claims.ORIGIN, "phone", "Ada's phone", "42")) == 28
+
+
+@pytest.mark.postgres_only
+async def test_a_claim_of_a_full_sync_holds_one_lock_per_stripe_whatever_its_size(
+    world: World,
+) -> None:
+    keys = [(claims.EMAIL, f"p{n}@example.com") for n in range(5_000)]
+    keys += [(claims.PHONE, f"+1202555{n:04}") for n in range(5_000)]
+    async with in_transaction() as connection:
+        await claims.claim(connection, world.workspace.id, keys)
+        _, rows = await connection.execute_query(
+            "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+            " AND pid = pg_backend_pid() AND granted ORDER BY classid"
+        )
+    held = [(int(row["classid"]), int(row["objid"])) for row in rows]
+    assert held == [(claims.CLAIM_CLASS + s, world.workspace.id) for s in range(claims.STRIPES)]
+
+
+async def _waiting_on_locks(holder: Any) -> int:
+    count: int = await holder.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    return count
+
+
+@pytest.mark.postgres_only
+async def test_requests_that_waited_for_a_claim_match_the_contact_the_first_one_created(
+    world: World, gql: GraphQL, there: GraphQL, database: str
+) -> None:
+    # A third connection holds every stripe of the workspace until all three requests wait
+    # for it: they have read nothing yet, and each must then find the first one's contact.
+    email = "barbara@example.com"
+    calls = (
+        ask(gql, SYNC, sync_input("PHONE", "Barbara's phone", {
+            "externalId": "b", "firstName": "Barbara", "emails": [email]}), world.member),
+        ask(there, SYNC, sync_input("EMAIL", "barbara@work", {
+            "externalId": "b", "lastName": "Liskov", "emails": [email]}), world.admin),
+        ask(gql, LOG, log_input(email), world.member),
+    )  # fmt: skip
+    holder = await pgcluster.connect(database)
+    tasks: list[asyncio.Future[Answer]] = []
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT pg_advisory_xact_lock($1 + s, $2) FROM generate_series(0, $3 - 1) s",
+                claims.CLAIM_CLASS,
+                world.workspace.id,
+                claims.STRIPES,
+            )
+            tasks = [asyncio.ensure_future(call) for call in calls]
+            deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
+            while await _waiting_on_locks(holder) < len(tasks):
+                assert not any(t.done() for t in tasks), "a request did not wait for the claim"
+                assert asyncio.get_running_loop().time() < deadline, "never waited for the claim"
+                await asyncio.sleep(0.005)
+    finally:
+        # Released (or failed): let every request finish before judging.
+        answers = list(await asyncio.gather(*tasks))
+        await holder.close()
+    assert problems_of(answers) == []
+    found = await contacts_with_email(world, email)
+    assert len(found) == 1
+    assert (found[0].first_name, found[0].last_name) == ("Barbara", "Liskov")
+    assert created_by(answers) == 1
+    assert await Interaction.filter(contact_id=found[0].id).count() == 1

@@ -1,8 +1,8 @@
 # Developer entry points. `make` alone lists the targets.
 #
 # Python packages come from uv.lock, installed by uv (which this file installs itself, into
-# .tools/, from PyPI). Debian packages (Chromium, the PostgreSQL 15 server, Node.js) are
-# installed by apt only when missing: `system-deps`.
+# .tools/, from PyPI). Debian packages (Chromium, the PostgreSQL 15 server, Redis, Node.js)
+# are installed by apt only when missing: `system-deps`.
 
 SHELL       := /bin/bash
 PYTHON      ?= python3
@@ -89,6 +89,7 @@ system-deps: ## Debian packages the tests need, installed only when missing
 	@missing=(); \
 	test -x /usr/bin/chromium || missing+=(chromium); \
 	test -x /usr/lib/postgresql/15/bin/postgres || missing+=(postgresql-15); \
+	command -v redis-server >/dev/null || missing+=(redis-server); \
 	command -v node >/dev/null || missing+=(nodejs); \
 	command -v npm >/dev/null || missing+=(npm); \
 	if (( $${#missing[@]} )); then \

@@ -17,6 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
 
 from schema.admin import AdminMutation, AdminQuery
 from schema.documents import ParsedDocuments, ParsedOnce
@@ -27,6 +28,7 @@ from schema.listing import Audience
 from schema.lists import ListsCompletedDirectly
 from schema.mutations import Mutation as ContactMutation
 from schema.operation_name import OperationName
+from schema.permissions_first import PermissionsFirst
 from schema.queries import Query as ContactQuery
 from schema.results import (
     ArchiveBlockedByAssignee,
@@ -89,9 +91,17 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     documents = ParsedDocuments()
     # Factories, so that every request gets fresh extension instances.
+    config = StrawberryConfig(
+        auto_camel_case=True, disable_field_suggestions=settings.is_production
+    )
+    permissions = {
+        config.name_converter.get_graphql_name(field): field.permission_classes
+        for field in get_object_definition(Mutation, strict=True).fields
+    }
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         OperationName,
+        lambda: PermissionsFirst(permissions),
         lambda: ParsedOnce(documents),
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
@@ -120,9 +130,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ],
         extensions=extensions,
         execution_context_class=Executor,
-        config=StrawberryConfig(
-            auto_camel_case=True, disable_field_suggestions=settings.is_production
-        ),
+        config=config,
     )
     call_resolvers_directly(built)
     return built

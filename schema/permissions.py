@@ -10,7 +10,7 @@ from schema.context import Info
 from server.policy import Permission
 
 
-class _Requires(BasePermission):
+class Requires(BasePermission):
     permission: ClassVar[Permission]
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads it per class)
 
@@ -18,17 +18,17 @@ class _Requires(BasePermission):
         return info.context.viewer.may(self.permission)
 
 
-class CanWrite(_Requires):
+class CanWrite(Requires):
     permission = Permission.WRITE
     message = "Your role may only read: ask an admin or a member to make this change."
 
 
-class CanDelete(_Requires):
+class CanDelete(Requires):
     permission = Permission.DELETE
     message = "Only admins may delete contacts permanently."
 
 
-class CanAdminister(_Requires):
+class CanAdminister(Requires):
     permission = Permission.ADMINISTER
     message = "Only admins may do this."
 

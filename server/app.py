@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -25,10 +24,10 @@ from strawberry.types import ExecutionResult
 
 from server import db
 from server.auth import Viewer, authenticate
-from server.metrics import exposition
+from server.metrics import exposition, process_exited
 from server.observability import RequestLog, configure_logging
 from server.playground import Playground
-from server.ratelimit import RateLimiter
+from server.ratelimit import Decision, RateLimiter
 from server.settings import Environment, Settings, get_settings
 
 
@@ -276,8 +275,8 @@ def _too_large(max_upload_mb: int) -> JSONResponse:
     )
 
 
-def _rate_limited(retry_after: float) -> JSONResponse:
-    seconds = max(1, math.ceil(retry_after))
+def _rate_limited(decision: Decision) -> JSONResponse:
+    seconds = decision.retry_after
     return JSONResponse(
         {
             "errors": [
@@ -288,8 +287,32 @@ def _rate_limited(retry_after: float) -> JSONResponse:
             ]
         },
         status_code=429,
-        headers={"Retry-After": str(seconds)},
+        headers={"Retry-After": str(seconds), **decision.headers()},
     )
+
+
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    """`send` that adds `headers` to the response it starts."""
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *raw]
+        await send(message)
+
+    return sending
+
+
+# What a browser script may read of a response beyond the basics (CORS): how to pace itself.
+RATE_LIMIT_HEADERS = (
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+)
 
 
 class AuthenticatedGraphQL:
@@ -300,7 +323,11 @@ class AuthenticatedGraphQL:
         self.settings = settings
         self.playground = playground
         self.limiter = (
-            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            RateLimiter(
+                settings.rate_limit_per_minute,
+                settings.rate_limit_burst,
+                settings.rate_limit_storage,
+            )
             if settings.rate_limit_per_minute
             else None
         )
@@ -311,6 +338,15 @@ class AuthenticatedGraphQL:
             await (await self.playground.page(request))(scope, receive, send)
             return
         token = _bearer_token(request)
+        # Counted before authentication, by the token's hash: a refused request costs no
+        # database query, whether its token is valid or not.
+        if token is not None and self.limiter is not None:
+            decision = await self.limiter.check(token)
+            if decision is not None:
+                if not decision.allowed:
+                    await _rate_limited(decision)(scope, receive, send)
+                    return
+                send = _with_headers(send, decision.headers())
         viewer = await authenticate(token) if token else None
         if viewer is None:
             message = (
@@ -320,16 +356,15 @@ class AuthenticatedGraphQL:
             )
             await _unauthenticated(message)(scope, receive, send)
             return
-        if self.limiter is not None:
-            wait = self.limiter.retry_after(viewer.token_id)
-            if wait is not None:
-                await _rate_limited(wait)(scope, receive, send)
-                return
         if self._too_large(request):
             await _too_large(self.settings.max_upload_mb)(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
         await self.graphql(scope, receive, send)
+
+    async def close(self) -> None:
+        if self.limiter is not None:
+            await self.limiter.aclose()
 
     def _too_large(self, request: Request) -> bool:
         """A body announced as larger than an upload may be, refused before it is read."""
@@ -363,11 +398,16 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """The application; `manage_database=False` when the caller has connected already."""
     settings = settings or get_settings()
+    playground = Playground(settings) if settings.playground_enabled else None
+    graphql = AuthenticatedGraphQL(settings, playground)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not manage_database:
-            yield
+            try:
+                yield
+            finally:
+                await graphql.close()
             return
         await db.connect(settings.database_url)
         # What is alive now (modules, the schema, the ORM's metadata) lives as long as the
@@ -378,7 +418,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         try:
             yield
         finally:
+            await graphql.close()
             await db.disconnect()
+            process_exited()
 
     if settings.environment is not Environment.TEST:
         configure_logging(settings.log_level)
@@ -390,11 +432,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type"],
+                expose_headers=list(RATE_LIMIT_HEADERS),
                 max_age=600,
             )
         )
-    playground = Playground(settings) if settings.playground_enabled else None
-    graphql = AuthenticatedGraphQL(settings, playground)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

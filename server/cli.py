@@ -125,11 +125,24 @@ async def connected(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
         await db.disconnect()
 
 
-async def apply_migrations(database_url: str) -> list[str]:
-    """Apply pending migrations; returns the ones applied."""
+async def apply_migrations(database_url: str, *, lock_timeout: float | None = None) -> list[str]:
+    """Apply pending migrations under the migration lock, waiting up to `lock_timeout`
+    seconds (MIGRATION_LOCK_TIMEOUT when None) for another process's; returns the ones
+    applied. Every command that migrates comes here, so that they all take the lock."""
     from server import db
+    from server.migration_lock import MigrationLockTimeout
 
-    return await db.migrate(database_url)
+    if lock_timeout is None:
+        lock_timeout = get_settings().migration_lock_timeout
+
+    def waiting(lock: str) -> None:
+        # Said at once, so that a deploy that seems to hang shows what it waits for.
+        click.echo(f"Waiting for another process's migrations ({lock}).")
+
+    try:
+        return await db.migrate(database_url, lock_timeout, on_wait=waiting)
+    except MigrationLockTimeout as error:
+        raise Failed(str(error)) from None
 
 
 def echo_migrations(applied: list[str]) -> None:
@@ -207,7 +220,7 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
     _check_can_listen(host, port)
 
     async def prepare() -> None:
-        echo_migrations(await apply_migrations(url))
+        echo_migrations(await apply_migrations(url, lock_timeout=settings.migration_lock_timeout))
         if demo:
             await connected(url, lambda: _demo(settings, address))
 
@@ -215,19 +228,23 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
 
     import uvicorn
 
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        # The app logs one JSON line per request itself (server.observability).
-        log_config=None,
-        access_log=False,
-        # On SIGTERM, requests in flight get this long to finish.
-        timeout_graceful_shutdown=30,
-    )
+    from server.shared_metrics import shared_metrics
+
+    # Before uvicorn starts the workers, which inherit the directory from the environment.
+    with shared_metrics(workers):
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            # The app logs one JSON line per request itself (server.observability).
+            log_config=None,
+            access_log=False,
+            # On SIGTERM, requests in flight get this long to finish.
+            timeout_graceful_shutdown=30,
+        )
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -278,7 +295,9 @@ async def _demo(settings: Settings, address: str) -> None:
 def migrate(database_url: str | None) -> None:
     """Apply pending database migrations and exit."""
     settings = load_settings(database_url)
-    echo_migrations(run(apply_migrations(settings.database_url)))
+    echo_migrations(
+        run(apply_migrations(settings.database_url, lock_timeout=settings.migration_lock_timeout))
+    )
 
 
 def _echo_new_token(what: str, token: str) -> None:

@@ -19,7 +19,8 @@ from tortoise.migrations.api import migrate as run_migrations
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from server.settings import get_settings
+from server.migration_lock import migration_lock
+from server.settings import DEFAULT_MIGRATION_LOCK_TIMEOUT, get_settings
 
 MODELS_MODULE = "server.models"
 MIGRATIONS_MODULE = "server.migrations"
@@ -78,8 +79,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-async def migrate(database_url: str) -> list[str]:
-    """Apply pending migrations; returns the names of those applied."""
+async def migrate(
+    database_url: str,
+    lock_timeout: float = DEFAULT_MIGRATION_LOCK_TIMEOUT,
+    on_wait: Callable[[str], object] | None = None,
+) -> list[str]:
+    """Apply pending migrations under the migration lock (server/migration_lock.py), waiting
+    up to `lock_timeout` seconds for another migrator; returns the names of those applied."""
     _ensure_sqlite_directory(database_url)
     applied: list[str] = []
 
@@ -87,10 +93,11 @@ async def migrate(database_url: str) -> list[str]:
         if event == "apply_done":
             applied.append(name)
 
-    try:
-        await run_migrations(config=tortoise_config(database_url), progress=progress)
-    finally:
-        await Tortoise.close_connections()
+    async with migration_lock(database_url, lock_timeout, on_wait):
+        try:
+            await run_migrations(config=tortoise_config(database_url), progress=progress)
+        finally:
+            await Tortoise.close_connections()
     return applied
 
 

@@ -1,0 +1,123 @@
+"""Every field of a mutation document is permitted, or none of it runs.
+
+Strawberry checks a field's permission when the field runs, and runs a document's
+mutation fields one after another: with `a: createBucket ... b: deleteContacts` as a
+MEMBER, the bucket was committed, then deleteContacts was FORBIDDEN and, being non-null,
+made the whole answer `data: null` over committed work. This extension checks the
+permissions of all the operation's top-level fields (those @skip and @include leave in)
+before the first one runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_operation_ast,
+)
+from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission
+
+from schema.permissions import Requires
+from server.auth import Viewer
+
+
+def top_level_fields(
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> list[FieldNode]:
+    """The operation's root fields that will run, through fragments, in document order."""
+    found: list[FieldNode] = []
+    seen: set[str] = set()
+    # Fragments are followed once each: a spread of one already followed adds nothing.
+    pending: list[SelectionSetNode] = [operation.selection_set]
+    while pending:
+        selection_set = pending.pop(0)
+        for selection in selection_set.selections:
+            if not _included(selection, variables):
+                continue
+            if isinstance(selection, FieldNode):
+                found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    pending.append(fragments[name].selection_set)
+    return found
+
+
+def _included(selection: SelectionNode, variables: Mapping[str, Any]) -> bool:
+    """False when @skip(if: true) or @include(if: false) leaves the selection out."""
+    for directive in selection.directives or ():
+        condition = next(
+            (arg.value for arg in directive.arguments or () if arg.name.value == "if"),
+            None,
+        )
+        if isinstance(condition, VariableNode):
+            value = variables.get(condition.name.value)
+        elif isinstance(condition, BooleanValueNode):
+            value = condition.value
+        else:
+            continue
+        if (directive.name.value, value) in {("skip", True), ("include", False)}:
+            return False
+    return True
+
+
+class PermissionsFirst(SchemaExtension):
+    """Refuses a mutation document, before anything runs, when any of its fields is not
+    permitted to the viewer; `permissions` are the Mutation fields' permission classes by
+    GraphQL name."""
+
+    def __init__(self, permissions: Mapping[str, Sequence[type[BasePermission]]]) -> None:
+        self.permissions = permissions
+
+    def on_execute(self) -> Iterator[None]:
+        refusal = self._refusal()
+        if refusal is not None:
+            # A result set here is answered instead of executing (Strawberry's documented
+            # way for an extension to skip execution): the same `data: null` and error,
+            # path included, that the field itself would have given, with nothing run.
+            self.execution_context.result = ExecutionResult(data=None, errors=[refusal])
+        yield
+
+    def _refusal(self) -> GraphQLError | None:
+        context = self.execution_context
+        document = context.graphql_document
+        viewer = getattr(context.context, "viewer", None)
+        if document is None or not isinstance(viewer, Viewer):
+            return None
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None or operation.operation is not OperationType.MUTATION:
+            return None
+        fragments = {
+            node.name.value: node
+            for node in document.definitions
+            if isinstance(node, FragmentDefinitionNode)
+        }
+        for field in top_level_fields(operation, fragments, context.variables or {}):
+            for permission in self.permissions.get(field.name.value, ()):
+                if issubclass(permission, Requires) and not viewer.may(permission.permission):
+                    return GraphQLError(
+                        permission.message or "You may not do this.",
+                        nodes=[field],
+                        path=[(field.alias or field.name).value],
+                        extensions={"code": "FORBIDDEN"},
+                    )
+        return None

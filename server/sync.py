@@ -176,7 +176,7 @@ def validate_row(
     errors: list[FieldError] = []
     sent = {key: value for key, value in given.items() if value not in (None, [], "")}
     try:
-        values, tags = checked_fields(sent, phone_region)
+        values, tags = checked_fields(sent, phone_region, typed=False)
     except InvalidInput as invalid:
         errors.extend(invalid.errors)
         values, tags = {}, None

@@ -344,10 +344,12 @@ async def test_a_crash_loses_at_most_the_batch_in_flight_and_a_rerun_completes_i
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(csv_import, "bring_in", crashing)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(csv_import.ImportInterrupted) as interrupted:
         await csv_import.import_csv(
             world.workspace.id, stream_of(content, 1000), max_bytes=MB, batch_rows=10
         )
+    assert isinstance(interrupted.value.__cause__, ConnectionError)
+    assert interrupted.value.saved.rows == 21  # the header and 20 people
     # Batches 1 and 2 were committed; batch 3 (in flight) left nothing behind.
     assert await Contact.filter(workspace_id=world.workspace.id).count() == 20
 
@@ -642,7 +644,7 @@ async def test_an_import_that_fails_midway_says_exactly_which_rows_it_saved_and_
 ) -> None:
     rows = [f"Person{n},person{n}@example.com" for n in range(2_500)]
     content = csv_bytes("first_name,email", *rows)
-    real = csv_import.bring_in
+    real = bring_in
     calls = 0
 
     async def failing_second_batch(*args: Any, **kwargs: Any) -> Any:

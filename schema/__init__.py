@@ -21,7 +21,7 @@ from strawberry.types.base import get_object_definition
 
 from schema.admin import AdminMutation, AdminQuery
 from schema.documents import ParsedDocuments, ParsedOnce
-from schema.errors import ErrorCodes, log_errors
+from schema.errors import ErrorCodes, log_errors, without_suggestions
 from schema.execution import call_resolvers_directly
 from schema.limits import DirectiveLimit, create_limits_rule
 from schema.listing import Audience
@@ -60,6 +60,11 @@ class ContactsSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        if self.config.disable_field_suggestions:
+            # Strawberry removes "Did you mean" from unknown fields only; production
+            # suggests no argument, enum value, input field or type name either.
+            for error in errors:
+                error.message = without_suggestions(error.message)
         log_errors(errors, _request_id(execution_context))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -87,6 +88,14 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         # Syntax, validation and variable errors: the client's query is at fault.
         return _with_code(error, error.message, "GRAPHQL_VALIDATION_FAILED")
     return _with_code(error, INTERNAL_MESSAGE, "INTERNAL_SERVER_ERROR")
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """graphql-core's message without its "Did you mean ...?" (names from the schema)."""
+    return _SUGGESTION.sub("", message).strip()
 
 
 def log_errors(errors: list[GraphQLError], request_id: str | None) -> None:

@@ -238,6 +238,10 @@ class GraphQLApp(GraphQL[Any, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        # Strawberry runs a document's first operation when no operationName is given;
+        # schema/operation_name.py refuses that for a document with several (the spec's
+        # "must provide operation name"), and needs to know whether one was given.
+        request.state.operation_name_given = request_data.operation_name is not None
         try:
             return await super().execute_single(
                 request=request,
@@ -630,8 +634,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
-                expose_headers=list(RATE_LIMIT_HEADERS),
+                # X-Request-ID both ways: a browser app may send its own and read ours, to
+                # quote in a bug report.
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=[*RATE_LIMIT_HEADERS, "X-Request-ID"],
                 max_age=600,
             )
         )

@@ -15,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import codecs
 import csv
+import logging
 import re
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from server.errors import BadUserInput
+from server.errors import BadUserInput, DomainError
 from server.models import Workspace
 from server.policy import Origin, SourceKind
 from server.sync import (
@@ -61,8 +62,28 @@ FIELD_NAMES = {
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+logger = logging.getLogger("contacts_server.errors")
+
+
 class CsvFileError(BadUserInput):
     """The file as a whole cannot be imported; the message says why, for a person."""
+
+
+class ImportInterrupted(DomainError):
+    """The import failed after some batches were committed: it says which rows were saved,
+    never that nothing was. Importing the file again is safe (rows already in match)."""
+
+    code = "IMPORT_INTERRUPTED"
+
+    def __init__(self, saved: Progress) -> None:
+        counts = saved.counts
+        super().__init__(
+            f"The import stopped after row {saved.rows:,}: the rows up to it were saved "
+            f"({counts.created:,} created, {counts.updated:,} updated, "
+            f"{counts.unchanged:,} unchanged), the rest were not. Import the same file again "
+            "to finish: the rows already in are matched, not duplicated."
+        )
+        self.saved = saved
 
 
 ByteStream = Callable[[], AsyncGenerator[bytes, None]]
@@ -344,13 +365,23 @@ async def import_csv(
         result.row_errors.extend(errors[:room])
         result.row_errors_unlisted += max(len(errors) - room, 0)
 
+    saved: Progress | None = None
+
     async def commit() -> None:
-        landed = await bring_in(workspace, source, batch)
+        nonlocal saved
+        try:
+            landed = await bring_in(workspace, source, batch)
+        except Exception as error:
+            if saved is None or isinstance(error, DomainError):
+                raise  # nothing committed yet, or a refusal that says what it is itself
+            logger.error("CSV import interrupted", exc_info=error)
+            raise ImportInterrupted(saved) from error
         result.counts.add(landed.counts)
         keep(landed.row_errors)
         batch.clear()
+        saved = Progress(number, counter.bytes_read, total_bytes, replace(result.counts))
         if on_progress is not None:
-            on_progress(Progress(number, counter.bytes_read, total_bytes, result.counts))
+            on_progress(saved)
 
     async with aclosing(records(stream(), max_bytes, counter)) as reading:
         async for record in reading:

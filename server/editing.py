@@ -105,9 +105,17 @@ def has_control(value: str, allowed: str = "") -> bool:
     return _control_pattern(allowed).search(value) is not None
 
 
-def _clean_text(value: str | None, field: str, errors: list[FieldError]) -> str | None:
+def _clean_text(
+    value: str | None, field: str, errors: list[FieldError], *, typed: bool
+) -> str | None:
     if value is None:
         return None
+    # What a person types into a one-line field keeps no tab or line break (refused, as
+    # the docs say); a file's or a phone's cell is tidied instead: runs of spaces, tabs and
+    # line breaks become one space, since a spreadsheet's wrapped name is still a name.
+    if typed and has_control(value):
+        errors.append(FieldError(field, CONTROL_MESSAGE))
+        return value
     value = " ".join(value.split())
     if has_control(value):
         errors.append(FieldError(field, CONTROL_MESSAGE))
@@ -199,15 +207,16 @@ async def validated_fields(
 
 
 def checked_fields(
-    given: Mapping[str, Any], phone_region: str, *, creating: bool = False
+    given: Mapping[str, Any], phone_region: str, *, creating: bool = False, typed: bool = True
 ) -> tuple[dict[str, Any], list[str] | None]:
     """`validated_fields` without what needs the database (the stage and the assignee, which
-    it leaves out): the same values and InvalidInput, from the input alone."""
+    it leaves out): the same values and InvalidInput, from the input alone. `typed`: sent by
+    a person through the API, rather than read from a file or a phone (see _clean_text)."""
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
     for column, field in TEXT_FIELDS.items():
         if column in given:
-            values[column] = _clean_text(given[column], field, errors)
+            values[column] = _clean_text(given[column], field, errors, typed=typed)
     if "emails" in given:
         values["emails"] = _clean_list(given["emails"], "emails", normalize_email, errors)
     if "phones" in given:
@@ -494,6 +503,8 @@ async def remove_from_bucket(
 
 def _label(name: str, what: str, longest: int = MAX_NAME) -> str:
     """`name` with its spaces tidied; `what` says whose name it is, e.g. "A bucket name"."""
+    if has_control(name):
+        raise BadUserInput(f"{what} cannot contain control characters.")
     name = " ".join(name.split())
     if not name or len(name) > longest:
         raise BadUserInput(f"{what} has 1 to {longest} characters.")

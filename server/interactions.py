@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from server import handles
+from server import claims, handles
 from server.db import transaction
 from server.editing import CONTROL_MESSAGE, FieldError, InvalidInput, derived_columns, has_control
 from server.models import Contact, Direction, Interaction, InteractionKind, Suppression, Workspace
@@ -111,7 +111,11 @@ async def log_interaction(
         ) from None
     emails = [clean_email] if clean_email else []
     phones = [clean_phone] if clean_phone else []
-    async with transaction():
+    async with transaction() as connection:
+        # Before looking for the owner: a racing request that brings in the same address
+        # waits here, then finds the contact this one creates (see server/claims.py).
+        keys = [(claims.EMAIL, e) for e in emails] + [(claims.PHONE, p) for p in phones]
+        await claims.claim(connection, workspace_id, keys)
         contact = await _owner(workspace_id, clean_email, clean_phone)
         suppressed = False
         if contact is None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server import handles
+from server import claims, handles
 from server.db import Parameters, chunks, insert_rows, is_postgres, transaction, update_rows
 from server.editing import (
     CONTROL_MESSAGE,
@@ -175,7 +175,7 @@ def validate_row(
     errors: list[FieldError] = []
     sent = {key: value for key, value in given.items() if value not in (None, [], "")}
     try:
-        values, tags = checked_fields(sent, phone_region)
+        values, tags = checked_fields(sent, phone_region, typed=False)
     except InvalidInput as invalid:
         errors.extend(invalid.errors)
         values, tags = {}, None
@@ -573,6 +573,22 @@ class _Batch:
         return added
 
 
+def _match_keys(source: Source, rows: Sequence[IncomingContact]) -> Iterator[tuple[str, ...]]:
+    """Every key the rows may match by: source IDs, emails and phones (see `_Batch.match`).
+
+    A contact a batch merges into gains addresses only from its rows, so any two batches
+    that could make the same person two contacts share one of these keys.
+    """
+    for row in rows:
+        origin = _origin(source, row)
+        if origin is not None:
+            yield (claims.ORIGIN, *origin)
+        for email in row.emails:
+            yield (claims.EMAIL, email)
+        for phone in row.phones:
+            yield (claims.PHONE, phone)
+
+
 async def bring_in(
     workspace: Workspace, source: Source, rows: Sequence[IncomingContact]
 ) -> ImportResult:
@@ -583,6 +599,9 @@ async def bring_in(
     if not rows:
         return ImportResult()
     async with transaction() as connection:
+        # Before any read: a racing request that brings in the same person waits here, then
+        # finds this one's contact instead of creating another (see server/claims.py).
+        await claims.claim(connection, workspace.id, _match_keys(source, rows))
         if is_postgres():
             # The batch lookups send the same statement text every batch; after five runs a
             # generic plan, costed when the workspace was still empty, would scan all of its

@@ -9,6 +9,7 @@ from conftest import GraphQL, World, bucket_of, gid, refetch
 
 from server import ids
 from server.db import values_of
+from server.editing import CONTROL_MESSAGE
 from server.models import Contact, ContactHandle, ContactTag, Suppression, Tag
 from server.policy import StageCategory
 from server.suppression import digest
@@ -491,3 +492,24 @@ async def test_a_viewer_may_not_update_contacts(gql: GraphQL, world: World) -> N
 
     assert code == "FORBIDDEN"
     assert await snapshot(contact) == before
+
+
+@pytest.mark.parametrize("value", ["Ada\nLovelace", "Ada\tLovelace", "Ada\r"])
+async def test_a_tab_or_line_break_typed_into_a_one_line_field_is_refused_not_tidied(
+    gql: GraphQL, world: World, value: str
+) -> None:
+    data = await gql(
+        """mutation ($input: ContactInput!) { createContact(input: $input) {
+          __typename ... on InvalidContactInput { errors { field message } } } }""",
+        {"input": {"firstName": value}},
+        as_=world.member,
+    )
+    assert data["createContact"] == {
+        "__typename": "InvalidContactInput",
+        "errors": [{"field": "firstName", "message": CONTROL_MESSAGE}],
+    }
+    assert await Contact.filter(workspace_id=world.workspace.id).count() == 0
+    code, _, _ = await gql.error(
+        "mutation ($n: String!) { createBucket(name: $n) { id } }", {"n": value}, as_=world.member
+    )
+    assert code == "BAD_USER_INPUT"

@@ -142,3 +142,43 @@ async def test_the_playground_is_off_in_production(production: httpx.AsyncClient
     # graphql-cop: LOW when GET with Accept: text/html serves GraphiQL.
     response = await production.get("/graphql", headers={"Accept": "text/html"})
     assert "graphiql" not in response.text.lower()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ contacts(fitler: {status: ACTIVE}) { totalCount } }",
+        "{ contacts(filter: {status: ACTIV}) { totalCount } }",
+        "{ contacts(filter: {statu: ACTIVE}) { totalCount } }",
+        "query ($f: ContactFiltr) { contacts(filter: $f) { totalCount } }",
+        "{ ... on Contac { id } }",
+        "{ contacts { totalCont } }",
+    ],
+    ids=["argument", "enum-value", "input-field", "variable-type", "fragment-type", "field"],
+)
+async def test_production_suggests_no_name_of_the_schema(
+    production: httpx.AsyncClient, world: World, query: str
+) -> None:
+    body = (await production.post("/graphql", json={"query": query}, headers=bearer(world))).json()
+    assert [error["extensions"]["code"] for error in body["errors"]] == [
+        "GRAPHQL_VALIDATION_FAILED"
+    ]
+    assert "Did you mean" not in json.dumps(body)
+
+
+async def test_a_variable_of_a_misspelled_enum_value_gets_no_suggestion_in_production(
+    production: httpx.AsyncClient, world: World
+) -> None:
+    body = (
+        await production.post(
+            "/graphql",
+            json={
+                "query": "query ($s: ContactStatus) "
+                "{ contacts(filter: {status: $s}) { totalCount } }",
+                "variables": {"s": "ACTIV"},
+            },
+            headers=bearer(world),
+        )
+    ).json()
+    assert body["errors"]
+    assert "Did you mean" not in json.dumps(body)

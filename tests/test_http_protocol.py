@@ -7,7 +7,7 @@ import json
 
 import httpx
 import pytest
-from conftest import World
+from conftest import GraphQL, World
 
 from server.app import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, negotiate_media_type
 from server.models import Bucket
@@ -199,11 +199,15 @@ async def test_a_mutation_picked_by_operation_name_over_get_is_405(
     )
     assert response.status_code == 405
     assert not await Bucket.exists(name="Sneaky")
-    for params in ({"query": document, "operationName": "Q"}, {"query": document}):
-        # Without an operationName Strawberry runs (and checks) the first operation.
-        response = await client.get("/graphql", params=params, headers=auth(world))
-        assert response.status_code == 200
-        assert "viewer" in response.json()["data"]
+    response = await client.get(
+        "/graphql", params={"query": document, "operationName": "Q"}, headers=auth(world)
+    )
+    assert response.status_code == 200
+    assert "viewer" in response.json()["data"]
+    # Without an operationName, a document of several operations runs none of them.
+    response = await client.get("/graphql", params={"query": document}, headers=auth(world))
+    assert "data" not in response.json()
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     reversed_document = (
         'mutation M { createBucket(name: "Sneaky") { id } } query Q { viewer { id } }'
     )
@@ -301,3 +305,23 @@ async def test_an_upload_the_operation_never_reads_is_closed(
         assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     gc.collect()
     assert not await Bucket.exists(name="Unread")
+
+
+async def test_a_document_with_two_operations_and_no_operation_name_is_refused(
+    gql: GraphQL, world: World
+) -> None:
+    response = await gql.http.post(
+        "/graphql",
+        json={"query": 'query A { __typename } mutation B { createBucket(name: "x") { id } }'},
+        headers={"Authorization": f"Bearer {world.member.token}"},
+    )
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "operationName" in body["errors"][0]["message"]
+    named = await gql.http.post(
+        "/graphql",
+        json={"query": "query A { __typename } query B { viewer { name } }", "operationName": "A"},
+        headers={"Authorization": f"Bearer {world.member.token}"},
+    )
+    assert named.json() == {"data": {"__typename": "Query"}}

@@ -148,6 +148,33 @@ async def test_a_preflight_from_an_allowed_origin_is_answered(strict: httpx.Asyn
     assert "authorization" in response.headers["access-control-allow-headers"].lower()
 
 
+async def test_a_browser_app_may_send_a_request_id_and_read_the_one_it_gets(
+    world: World, strict: httpx.AsyncClient
+) -> None:
+    preflight = await strict.options(
+        "/graphql",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, x-request-id",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "x-request-id" in preflight.headers["access-control-allow-headers"].lower()
+    response = await strict.post(
+        "/graphql",
+        json={"query": "{ __typename }"},
+        headers={
+            "Origin": "https://app.example",
+            "Authorization": f"Bearer {world.member.token}",
+            "X-Request-ID": "from-the-app-1",
+        },
+    )
+    assert response.headers["x-request-id"] == "from-the-app-1"
+    exposed = response.headers["access-control-expose-headers"].lower().split(", ")
+    assert {"x-request-id", "retry-after"} <= set(exposed)
+
+
 async def test_a_preflight_from_another_origin_is_refused(strict: httpx.AsyncClient) -> None:
     response = await strict.options(
         "/graphql",

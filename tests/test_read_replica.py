@@ -296,6 +296,18 @@ async def test_with_the_replica_stopped_the_primary_serves_queries_and_mutations
             assert (ready.status_code, ready.text) == (200, "ready")
 
 
+def test_every_transaction_in_server_goes_through_db_transaction() -> None:
+    # With a replica there are two connections, and Tortoise's `in_transaction()` without a
+    # name refuses to choose; db.transaction() names the primary and keeps reads there.
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        str(path.relative_to(root))
+        for path in sorted((root / "server").rglob("*.py"))
+        if path.name != "db.py" and "in_transaction(" in path.read_text()
+    ]
+    assert offenders == []
+
+
 def test_a_read_url_must_be_postgres() -> None:
     with pytest.raises(ValidationError, match="DATABASE_READ_URL must start with postgres://"):
         Settings(database_url="postgres://p@h/db", database_read_url="sqlite://./replica.db")

@@ -522,6 +522,11 @@ def hot_standby(primary: RunningCluster) -> Iterator[HotStandby]:
     The primary as initdb made it serves one: wal_level=replica, max_wal_senders=10 and
     `trust` replication entries for 127.0.0.1 are PostgreSQL 15's defaults."""
     cluster = primary.cluster
+    if not (cluster.bindir / "pg_basebackup").is_file():
+        raise RuntimeError(
+            f"pg_basebackup is not in {cluster.bindir}: install the PostgreSQL server package "
+            "that ships it with initdb (e.g. apt-get install postgresql-15)"
+        )
     name = f"standby-{secrets.token_hex(4)}"
     datadir = cluster.root / name
     logfile = cluster.root / f"{name}.log"

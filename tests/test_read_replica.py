@@ -207,6 +207,35 @@ async def test_while_the_replica_lags_a_query_misses_a_new_write_that_a_mutation
 
 
 @pytest.mark.postgres_only
+async def test_while_the_replica_lags_a_pages_tags_come_from_the_replica_like_its_contacts(
+    replicated: Replicated,
+) -> None:
+    # The tags are read by a DataLoader, in a task of its own: it must read where the
+    # request reads.
+    token, _ = replicated.user()
+    created = replicated.server.data(token, CREATE, {"name": "Tagged"})
+    contact_id = created["createContact"]["contact"]["id"]
+    tag = """
+    mutation Tag($id: ID!, $tags: [String!]!) {
+      updateContact(input: {id: $id, patch: {tagNames: $tags}}) {
+        __typename ... on ContactUpdated { contact { tags { name } } }
+      }
+    }
+    """
+    replicated.server.data(token, tag, {"id": contact_id, "tags": ["old"]})
+    page = "{ contacts { edges { node { firstName tags { name } } } } }"
+    before = {"contacts": {"edges": [{"node": {"firstName": "Tagged", "tags": [{"name": "old"}]}}]}}
+    await caught_up(replicated)
+    assert replicated.server.data(token, page) == before
+    async with replay_paused(replicated):
+        retagged = replicated.server.data(token, tag, {"id": contact_id, "tags": ["new"]})
+        assert retagged["updateContact"]["contact"]["tags"] == [{"name": "new"}]
+        assert replicated.server.data(token, page) == before
+    after = {"contacts": {"edges": [{"node": {"firstName": "Tagged", "tags": [{"name": "new"}]}}]}}
+    assert replicated.server.data(token, page) == after
+
+
+@pytest.mark.postgres_only
 async def test_a_token_issued_while_the_replica_lags_is_accepted_at_once(
     replicated: Replicated,
 ) -> None:

@@ -89,6 +89,7 @@ def wait_until_ready(server: Server) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
+            time.sleep(0.5)  # for the threads to collect what it said last
             raise AssertionError(
                 f"serve exited with {server.process.returncode}:\n{server.stderr.text}"
             )
@@ -113,13 +114,26 @@ def stop(server: Server) -> None:
             stream.close()
 
 
+# What serve says when the port free_port() chose was taken before it could listen (other
+# programs on the machine pick free ports too); the server is started again on another.
+PORT_TAKEN = "is in use by another program"
+
+
 @contextlib.contextmanager
 def serving(directory: Path, count: int, **env: str) -> Iterator[list[Server]]:
     """`count` servers started at the same moment with the same settings, each ready."""
     servers = [start(directory, **env) for _ in range(count)]
     try:
-        for server in servers:
-            wait_until_ready(server)
+        for index in range(count):
+            for attempt in range(3):
+                try:
+                    wait_until_ready(servers[index])
+                    break
+                except AssertionError:
+                    if PORT_TAKEN not in servers[index].stderr.text or attempt == 2:
+                        raise
+                    stop(servers[index])
+                    servers[index] = start(directory, **env)
         yield servers
     finally:
         for server in servers:

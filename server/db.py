@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -19,6 +20,7 @@ from tortoise.expressions import Q
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from server.migration_lock import migration_lock
 from server.settings import DEFAULT_MIGRATION_LOCK_TIMEOUT, get_settings
@@ -112,6 +114,23 @@ async def connect(database_url: str) -> None:
 
 async def disconnect() -> None:
     await Tortoise.close_connections()
+
+
+class _Undo(Exception):
+    """Raised inside all_or_nothing to roll its transaction back."""
+
+
+@contextlib.asynccontextmanager
+async def all_or_nothing(keep: Callable[[], bool]) -> AsyncIterator[None]:
+    """One transaction around the block, committed only if `keep()` says so afterwards;
+    the use cases' own transactions inside it become savepoints."""
+    try:
+        async with in_transaction():
+            yield
+            if not keep():
+                raise _Undo
+    except _Undo:
+        pass
 
 
 def connection() -> BaseDBAsyncClient:

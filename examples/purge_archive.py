@@ -28,12 +28,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
+import tenacity
 from gql import Client, GraphQLRequest, gql
 from gql.client import SyncClientSession
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
@@ -86,26 +86,34 @@ def call(
 ) -> dict[str, Any]:
     """The operation's data; a Failure with the server's own words otherwise.
 
-    Waits and tries again (up to 5 times) when the server says the token sent too many
-    requests: a rate-limited request did nothing.
+    Waits as long as the server's Retry-After says and tries again (up to 5 times in all)
+    when the token sent too many requests: a rate-limited request did nothing.
     """
-    for attempt in range(5):
-        try:
-            return session.execute(GraphQLRequest(request, variable_values=variables))
-        except TransportQueryError as error:
-            first = (error.errors or [{}])[0]
-            code = (first.get("extensions") or {}).get("code", "ERROR")
-            if code == "RATE_LIMITED" and attempt < 4:
-                time.sleep(_retry_after(session))
-                continue
-            message = first.get("message", str(error))
-            raise Failure(f"{message} ({code})") from None
-        except TransportServerError as error:
-            raise Failure(f"The server answered HTTP {error.code}: {error}") from None
-        except (TransportError, httpx.HTTPError, OSError) as error:
-            url = getattr(session.transport, "url", "the server")
-            raise Failure(f"Cannot talk to the API at {url}: {error}") from None
-    raise AssertionError("unreachable")
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_rate_limited),
+        wait=lambda _: _retry_after(session),
+        stop=tenacity.stop_after_attempt(5),
+        reraise=True,
+    )
+    try:
+        return retrying(session.execute, GraphQLRequest(request, variable_values=variables))
+    except TransportQueryError as error:
+        first = (error.errors or [{}])[0]
+        code = (first.get("extensions") or {}).get("code", "ERROR")
+        message = first.get("message", str(error))
+        raise Failure(f"{message} ({code})") from None
+    except TransportServerError as error:
+        raise Failure(f"The server answered HTTP {error.code}: {error}") from None
+    except (TransportError, httpx.HTTPError, OSError) as error:
+        url = getattr(session.transport, "url", "the server")
+        raise Failure(f"Cannot talk to the API at {url}: {error}") from None
+
+
+def _rate_limited(error: BaseException) -> bool:
+    if not isinstance(error, TransportQueryError):
+        return False
+    first = (error.errors or [{}])[0]
+    return bool((first.get("extensions") or {}).get("code") == "RATE_LIMITED")
 
 
 def _retry_after(session: SyncClientSession) -> float:

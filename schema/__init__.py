@@ -28,7 +28,7 @@ from schema.listing import Audience
 from schema.lists import ListsCompletedDirectly
 from schema.mutations import Mutation as ContactMutation
 from schema.operation_name import OperationName
-from schema.permissions_first import PermissionsFirst
+from schema.permissions_first import AllOrNothing, PermissionsFirst
 from schema.queries import Query as ContactQuery
 from schema.results import (
     ArchiveBlockedByAssignee,
@@ -107,6 +107,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ErrorCodes,
         OperationName,
         lambda: PermissionsFirst(permissions),
+        AllOrNothing,
         lambda: ParsedOnce(documents),
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

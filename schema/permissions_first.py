@@ -1,16 +1,19 @@
-"""Every field of a mutation document is permitted, or none of it runs.
+"""A document of several mutation fields: every field is permitted, or none of it runs;
+and its fields commit together, or not at all.
 
 Strawberry checks a field's permission when the field runs, and runs a document's
 mutation fields one after another: with `a: createBucket ... b: deleteContacts` as a
 MEMBER, the bucket was committed, then deleteContacts was FORBIDDEN and, being non-null,
 made the whole answer `data: null` over committed work. This extension checks the
 permissions of all the operation's top-level fields (those @skip and @include leave in)
-before the first one runs.
+before the first one runs; and a document of two or more mutation fields runs in one
+transaction, undone when its answer is `data: null` (a field failed with an error, as
+BAD_USER_INPUT), so that `data: null` never stands over committed work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -32,6 +35,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
 from schema.permissions import Requires
+from server import db
 from server.auth import Viewer
 
 
@@ -121,3 +125,35 @@ class PermissionsFirst(SchemaExtension):
                         extensions={"code": "FORBIDDEN"},
                     )
         return None
+
+
+class AllOrNothing(SchemaExtension):
+    """Runs a document of two or more mutation fields in one transaction, rolled back when
+    its answer is `data: null`. A single field is one transaction already (its use case's)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        if not self._several_mutation_fields():
+            yield
+            return
+
+        def answered() -> bool:
+            result = self.execution_context.result
+            return result is not None and getattr(result, "data", None) is not None
+
+        async with db.all_or_nothing(answered):
+            yield
+
+    def _several_mutation_fields(self) -> bool:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None:
+            return False
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None or operation.operation is not OperationType.MUTATION:
+            return False
+        fragments = {
+            node.name.value: node
+            for node in document.definitions
+            if isinstance(node, FragmentDefinitionNode)
+        }
+        return len(top_level_fields(operation, fragments, context.variables or {})) > 1

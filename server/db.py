@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -133,7 +133,7 @@ def connection(for_read: bool = False) -> BaseDBAsyncClient:
     return cast(BaseDBAsyncClient, connections.get(reads_from() if for_read else PRIMARY))
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     """A transaction on the primary, whose reads stay on the primary too: what a transaction
     reads decides what it writes, and a replica's rows may lag behind the primary's. (With
@@ -141,6 +141,23 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     with reading_on(PRIMARY):
         async with in_transaction(PRIMARY) as client:
             yield client
+
+
+class _Undo(Exception):
+    """Raised inside all_or_nothing to roll its transaction back."""
+
+
+@contextlib.asynccontextmanager
+async def all_or_nothing(keep: Callable[[], bool]) -> AsyncIterator[None]:
+    """One transaction around the block, committed only if `keep()` says so afterwards;
+    the use cases' own transactions inside it become savepoints."""
+    try:
+        async with transaction():
+            yield
+            if not keep():
+                raise _Undo
+    except _Undo:
+        pass
 
 
 async def values_of(query: QuerySet[Any], field: str) -> list[Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +42,13 @@ class Failsafe:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:
+            # The client went away before its request had arrived whole: nothing ran, and
+            # no one is left to answer. It happens; it is no error of ours.
+            logger.info(
+                "client disconnected mid-request",
+                extra={"fields": {"request_id": scope.get("state", {}).get("request_id")}},
+            )
         except Exception as error:
             request_id = scope.get("state", {}).get("request_id")
             logger.error(

@@ -681,3 +681,37 @@ async def test_an_import_that_fails_before_its_first_batch_saved_nothing_and_say
     code, _ = await import_error(gql.http, world.member, csv_bytes("first_name", "Ada", "Grace"))
     assert code == "INTERNAL_SERVER_ERROR"
     assert await Contact.filter(workspace_id=world.workspace.id).count() == 0
+
+
+async def test_cells_that_look_like_spreadsheet_formulas_are_stored_as_given(
+    gql: GraphQL, world: World
+) -> None:
+    content = csv_bytes(
+        "first_name,last_name,company",
+        '"=cmd|\' /C calc\'!A0",Formula,"@SUM(1+1)"',
+        "+Plus,-Minus,=HYPERLINK(x)",
+    )
+    report = await import_csv(gql.http, world.member, content)
+    assert counts(report) == expect(created=2)
+    stored = {
+        (c.first_name, c.last_name, c.company)
+        for c in await Contact.filter(workspace_id=world.workspace.id)
+    }
+    assert stored == {
+        ("=cmd|' /C calc'!A0", "Formula", "@SUM(1+1)"),
+        ("+Plus", "-Minus", "=HYPERLINK(x)"),
+    }
+
+
+def test_the_server_writes_no_csv_anywhere_so_no_formula_can_leave_it_unescaped() -> None:
+    # CSV injection is a risk where a server writes CSV that a spreadsheet opens. Ours only
+    # reads CSV; a writer added later must escape cells starting with = + - @ (and this
+    # test must then check it).
+    root = Path(__file__).resolve().parents[1]
+    writers = [
+        path.relative_to(root)
+        for folder in ("server", "schema")
+        for path in (root / folder).rglob("*.py")
+        if "csv.writer" in path.read_text() or "DictWriter" in path.read_text()
+    ]
+    assert writers == []

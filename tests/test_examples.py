@@ -362,3 +362,21 @@ def test_every_script_rejects_an_unknown_token_through_the_server(
         assert ran.code == 1, (name, ran.stdout, ran.stderr)
         assert "UNAUTHENTICATED" in ran.stderr, name
         assert "Traceback" not in ran.stderr, name
+
+
+def test_a_script_told_to_slow_down_waits_as_the_server_says_and_finishes(
+    tmp_path: Path,
+) -> None:
+    # Two requests a second: the dry run's listing and its delete preview run into 429s,
+    # which call() waits out (Retry-After) instead of failing.
+    limits = {"RATE_LIMIT_PER_MINUTE": "120", "RATE_LIMIT_BURST": "2", "LOG_LEVEL": "INFO"}
+    with demo_server(tmp_path, **limits) as limited:
+        runs = [
+            script("purge_archive.py", "--url", limited.url, cwd=tmp_path, token=limited.token)
+            for _ in range(2)
+        ]
+        refused = [line for line in limited.stderr.lines if '"status": 429' in line]
+    for run in runs:
+        assert run.code == 0, run.stderr
+        assert "Archived People:" in run.stdout
+    assert refused, "the server never said 429: the test did not test the retry"

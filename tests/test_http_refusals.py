@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,6 +12,7 @@ from conftest import GraphQL, World
 
 from server import app as app_module
 from server.app import create_app
+from server.models import Bucket
 from server.settings import Environment, Settings
 
 IMPORT = "mutation($f: Upload!) { importContactsCsv(file: $f) { created } }"
@@ -166,3 +168,47 @@ async def test_an_unexpected_failure_outside_graphql_is_a_json_500_that_reveals_
     coded(response, 500, "INTERNAL_SERVER_ERROR")
     for leak in ("secret", "SELECT", ".py", "Traceback"):
         assert leak not in response.text
+
+
+async def test_a_client_that_disconnects_mid_request_is_no_error_and_nothing_runs(
+    settings: Settings, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings, manage_database=False)
+    body = json.dumps({"query": 'mutation { createBucket(name: "Half") { id } }'}).encode()
+    disconnect: dict[str, object] = {"type": "http.disconnect"}
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        disconnect,
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else disconnect
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"test"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {world.member.token}".encode()),
+        ],
+        "client": ("127.0.0.1", 1234),
+        "server": ("test", 80),
+    }
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "client disconnected mid-request" in caplog.messages
+    assert not await Bucket.exists(name="Half")

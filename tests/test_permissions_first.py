@@ -76,3 +76,38 @@ async def test_a_viewer_is_refused_at_the_first_field_and_writes_nothing(
     assert code == "FORBIDDEN"
     assert message.startswith("Your role may only read")
     assert await Bucket.filter(workspace_id=world.workspace.id).count() == 0
+
+
+async def test_a_document_whose_later_field_fails_undoes_the_fields_before_it(
+    gql: GraphQL, world: World
+) -> None:
+    active = await world.contact()
+    code, _, data = await gql.error(
+        """mutation ($ids: [ID!]) {
+          a: createBucket(name: "Made first") { id }
+          b: archiveContacts(input: {selection: {ids: $ids}}) { succeeded }
+          c: archiveContacts(input: {selection: {}}) { succeeded }
+        }""",
+        {"ids": [gid(active)]},
+        as_=world.member,
+    )
+    assert (code, data) == ("BAD_USER_INPUT", None)
+    assert await Bucket.filter(workspace_id=world.workspace.id).count() == 0
+    assert (await Contact.get(id=active.id)).status == ContactStatus.ACTIVE
+
+
+async def test_a_document_whose_fields_all_succeed_commits_them_all(
+    gql: GraphQL, world: World
+) -> None:
+    active = await world.contact()
+    data = await gql(
+        """mutation ($ids: [ID!]) {
+          a: createBucket(name: "Made first") { name }
+          b: archiveContacts(input: {selection: {ids: $ids}}) { succeeded }
+        }""",
+        {"ids": [gid(active)]},
+        as_=world.member,
+    )
+    assert data == {"a": {"name": "Made first"}, "b": {"succeeded": 1}}
+    assert await Bucket.filter(workspace_id=world.workspace.id).count() == 1
+    assert (await Contact.get(id=active.id)).status == ContactStatus.ARCHIVED

@@ -236,6 +236,27 @@ async def test_while_the_replica_lags_a_pages_tags_come_from_the_replica_like_it
 
 
 @pytest.mark.postgres_only
+async def test_a_document_of_two_mutation_fields_commits_both_on_the_primary(
+    replicated: Replicated,
+) -> None:
+    # Its fields run in one transaction (schema/permissions_first.py's AllOrNothing), which
+    # must name the primary among the two connections.
+    token, _ = replicated.user()
+    both = """
+    mutation Both {
+      a: createContact(input: {firstName: "A"}) { __typename }
+      b: createContact(input: {firstName: "B"}) { __typename }
+    }
+    """
+    assert replicated.server.data(token, both) == {
+        "a": {"__typename": "ContactCreated"},
+        "b": {"__typename": "ContactCreated"},
+    }
+    await caught_up(replicated)
+    assert replicated.server.data(token, TOTAL) == {"contacts": {"totalCount": 2}}
+
+
+@pytest.mark.postgres_only
 async def test_a_token_issued_while_the_replica_lags_is_accepted_at_once(
     replicated: Replicated,
 ) -> None:

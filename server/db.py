@@ -137,7 +137,7 @@ def connection(for_read: bool = False) -> BaseDBAsyncClient:
 async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     """A transaction on the primary, whose reads stay on the primary too: what a transaction
     reads decides what it writes, and a replica's rows may lag behind the primary's. (With
-    two connections Tortoise's `in_transaction()` must be told which.)"""
+    two connections Tortoise's `in_transaction` must be told which one.)"""
     with reading_on(PRIMARY):
         async with in_transaction(PRIMARY) as client:
             yield client

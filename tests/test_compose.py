@@ -102,10 +102,10 @@ def test_compose_defines_exactly_the_db_redis_and_server_services() -> None:
     assert sorted(compose()["services"]) == ["db", "redis", "server"]
 
 
-def test_the_server_runs_as_two_replicas_on_host_ports_8000_and_8001() -> None:
+def test_the_server_runs_as_two_replicas_on_host_ports_8000_and_8001_of_loopback_only() -> None:
     server = service("server")
     assert server["deploy"] == {"replicas": 2}
-    assert server["ports"] == ["8000-8001:8000"]
+    assert server["ports"] == ["127.0.0.1:8000-8001:8000"]
 
 
 def test_redis_is_redis_7_on_alpine_with_a_ping_healthcheck_and_nothing_on_disk() -> None:

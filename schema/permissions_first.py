@@ -33,6 +33,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
+from strawberry.types import ExecutionContext
 
 from schema.permissions import Requires
 from server import db
@@ -64,6 +65,22 @@ def top_level_fields(
                     seen.add(name)
                     pending.append(fragments[name].selection_set)
     return found
+
+
+def mutation_fields(context: ExecutionContext) -> list[FieldNode]:
+    """The root fields a mutation operation will run; none for a query or no document."""
+    document = context.graphql_document
+    if document is None:
+        return []
+    operation = get_operation_ast(document, context.operation_name)
+    if operation is None or operation.operation is not OperationType.MUTATION:
+        return []
+    fragments = {
+        node.name.value: node
+        for node in document.definitions
+        if isinstance(node, FragmentDefinitionNode)
+    }
+    return top_level_fields(operation, fragments, context.variables or {})
 
 
 def _included(selection: SelectionNode, variables: Mapping[str, Any]) -> bool:
@@ -102,20 +119,10 @@ class PermissionsFirst(SchemaExtension):
         yield
 
     def _refusal(self) -> GraphQLError | None:
-        context = self.execution_context
-        document = context.graphql_document
-        viewer = getattr(context.context, "viewer", None)
-        if document is None or not isinstance(viewer, Viewer):
+        viewer = getattr(self.execution_context.context, "viewer", None)
+        if not isinstance(viewer, Viewer):
             return None
-        operation = get_operation_ast(document, context.operation_name)
-        if operation is None or operation.operation is not OperationType.MUTATION:
-            return None
-        fragments = {
-            node.name.value: node
-            for node in document.definitions
-            if isinstance(node, FragmentDefinitionNode)
-        }
-        for field in top_level_fields(operation, fragments, context.variables or {}):
+        for field in mutation_fields(self.execution_context):
             for permission in self.permissions.get(field.name.value, ()):
                 if issubclass(permission, Requires) and not viewer.may(permission.permission):
                     return GraphQLError(
@@ -144,16 +151,4 @@ class AllOrNothing(SchemaExtension):
             yield
 
     def _several_mutation_fields(self) -> bool:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is None:
-            return False
-        operation = get_operation_ast(document, context.operation_name)
-        if operation is None or operation.operation is not OperationType.MUTATION:
-            return False
-        fragments = {
-            node.name.value: node
-            for node in document.definitions
-            if isinstance(node, FragmentDefinitionNode)
-        }
-        return len(top_level_fields(operation, fragments, context.variables or {})) > 1
+        return len(mutation_fields(self.execution_context)) > 1

@@ -294,19 +294,35 @@ class GraphQLApp(GraphQL[Any, None]):
 
 
 def _too_large(max_upload_mb: int) -> JSONResponse:
-    message = f"The request is larger than the {max_upload_mb} MB an upload may be (MAX_UPLOAD_MB)."
+    message = _too_large_message(max_upload_mb)
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
         status_code=413,
     )
 
 
-class BodyTooLarge(Exception):
-    """The request's body grew past the limit while it was being read."""
+def _too_large_message(max_upload_mb: int) -> str:
+    return f"The request is larger than the {max_upload_mb} MB an upload may be (MAX_UPLOAD_MB)."
 
 
-def _counting(receive: Receive, limit: int) -> Receive:
-    """`receive`, raising BodyTooLarge once the body's bytes pass `limit`."""
+class BodyTooLarge(StarletteHTTPException):
+    """The request's body grew past the limit while it was being read. An HTTP exception,
+    so that Starlette answers it (as JSON, `_routing_error`) wherever the body is read,
+    unless the response has begun."""
+
+    def __init__(self, max_upload_mb: int) -> None:
+        super().__init__(413, _too_large_message(max_upload_mb))
+
+
+def _body_limit(max_upload_mb: int) -> int:
+    """The bytes a request's body may have: an upload's, and a mebibyte for the multipart
+    envelope (operations, map, part headers)."""
+    return (max_upload_mb + 1) * 1024 * 1024
+
+
+def _counting(receive: Receive, max_upload_mb: int) -> Receive:
+    """`receive`, raising BodyTooLarge once the body passes `_body_limit`."""
+    limit = _body_limit(max_upload_mb)
     received = 0
 
     async def counted() -> Message:
@@ -315,7 +331,7 @@ def _counting(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise BodyTooLarge
+                raise BodyTooLarge(max_upload_mb)
         return message
 
     return counted
@@ -487,7 +503,7 @@ class AuthenticatedGraphQL:
         if self._too_large(request):
             await _too_large(self.settings.max_upload_mb)(scope, receive, send)
             return
-        counted = _counting(receive, self._body_limit())
+        counted = _counting(receive, self.settings.max_upload_mb)
         if request.method != "GET":
             # Only the body says whether a POST is a query or a mutation (a GET cannot be a
             # mutation: GraphQLApp refuses one with 405 before it runs).
@@ -527,7 +543,7 @@ class AuthenticatedGraphQL:
         if self._too_large(request):
             await _too_large(self.settings.max_upload_mb)(scope, receive, send)
             return
-        await self._execute(scope, _counting(receive, self._body_limit()), send, viewer)
+        await self._execute(scope, _counting(receive, self.settings.max_upload_mb), send, viewer)
 
     async def _viewer(
         self, token: str | None, scope: Scope, receive: Receive, send: Send
@@ -547,32 +563,16 @@ class AuthenticatedGraphQL:
 
     async def _execute(self, scope: Scope, receive: Receive, send: Send, viewer: Viewer) -> None:
         scope.setdefault("state", {})["viewer"] = viewer
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.graphql(scope, receive, sending)
-        except BodyTooLarge:
-            if started:
-                raise
-            await _too_large(self.settings.max_upload_mb)(scope, receive, send)
+        await self.graphql(scope, receive, send)
 
     async def close(self) -> None:
         if self.limiter is not None:
             await self.limiter.aclose()
 
-    def _body_limit(self) -> int:
-        # The multipart envelope (operations, map, part headers) gets a mebibyte of its own.
-        return (self.settings.max_upload_mb + 1) * 1024 * 1024
-
     def _too_large(self, request: Request) -> bool:
         """A body announced as larger than an upload may be, refused before it is read."""
         length = request.headers.get("content-length", "")
-        return length.isdigit() and int(length) > self._body_limit()
+        return length.isdigit() and int(length) > _body_limit(self.settings.max_upload_mb)
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -657,7 +657,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
 
 async def _routing_error(request: Request, error: Exception) -> Response:
     """Starlette's own refusals (404 for an unknown path, 405 for another method, and a
-    preflight without CORS_ORIGINS) as JSON errors with a code, like every other refusal."""
+    preflight without CORS_ORIGINS), and BodyTooLarge, as JSON errors with a code, like
+    every other refusal."""
     assert isinstance(error, StarletteHTTPException)
     response = _http_error(
         HTTPException(error.status_code, error.detail), request.headers.get("accept")

@@ -52,17 +52,19 @@ async def test_a_request_without_an_id_gets_a_fresh_one(gql: GraphQL) -> None:
     )
 
 
+def value(text: str, sample: str) -> float:
+    """A sample's value in a /metrics exposition; 0 when it is not there yet."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 async def test_metrics_count_requests_and_per_item_results_by_type(
     world: World, gql: GraphQL
 ) -> None:
     blocked = await world.contact(assignee=world.member)
     free = await world.contact()
-
-    def value(text: str, sample: str) -> float:
-        for line in text.splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-        return 0.0
 
     archived = (
         'contacts_item_results_total{payload="ArchiveContactsPayload",result="ContactArchived"}'
@@ -88,12 +90,6 @@ async def test_a_dry_run_is_counted_apart_from_the_results_that_happened(
 ) -> None:
     blocked = await world.contact(assignee=world.member)
     free = await world.contact()
-
-    def value(text: str, sample: str) -> float:
-        for line in text.splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-        return 0.0
 
     labels = '{payload="ArchiveContactsPayload",result="ContactArchived"}'
     real, predicted = (
